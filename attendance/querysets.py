@@ -1,0 +1,47 @@
+import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from clinics.querysets import TenantQuerySet
+
+
+class EnrollmentQuerySet(TenantQuerySet):
+    def open(self):
+        return self.filter(status__in=["referred", "waitlisted", "active"])
+
+    def active(self):
+        return self.filter(status="active")
+
+    def waitlist(self):
+        """The waiting list, first come first served."""
+        return self.filter(status="waitlisted").order_by("waitlisted_at", "id")
+
+    def members_on(self, day: datetime.date):
+        """Who was a member on `day`: joined on or before it and had not yet left.
+
+        A member who leaves on day D is off the roster of D's sessions and later ones.
+        """
+        return (
+            self.filter(joined_on__isnull=False, joined_on__lte=day)
+            .filter(Q(left_on__isnull=True) | Q(left_on__gt=day))
+            .exclude(status__in=["referred", "waitlisted"])
+        )
+
+
+class ConsentQuerySet(TenantQuerySet):
+    def active(self, when=None):
+        when = when or timezone.now()
+        return (
+            self.filter(granted_at__lte=when)
+            .filter(Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=when))
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=when))
+        )
+
+
+class AttendanceQuerySet(TenantQuerySet):
+    pass
+
+
+class FollowUpQuerySet(TenantQuerySet):
+    pass

@@ -1,0 +1,625 @@
+"""What the business does with membership, consent and attendance."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import audit_record
+from clinics.models import Participant
+from clinics.roles import CLINICAL_ROLES, Role, require_role, role_of
+from sessions.models import GroupFacilitator, Session, SupportGroup
+
+from .models import AttendanceRecord, AttendanceRevision, Consent, Enrollment, FollowUpTask
+
+Status = Enrollment.Status
+Mode = SupportGroup.MembershipMode
+
+
+# --- Consent ---------------------------------------------------------------------------------
+
+
+def has_consent(
+    participant: Participant, purpose: str, *, group=None, recipient: str | None = None, when=None
+) -> bool:
+    """Whether the participant's consent for `purpose` is in force (for that group / recipient)."""
+    consents = Consent.objects.active(when).filter(participant=participant, purpose=purpose)
+    if purpose == Consent.Purpose.PARTICIPATION and group is not None:
+        consents = consents.filter(group__isnull=True) | consents.filter(group=group)
+    if recipient is not None:
+        consents = consents.filter(recipient__iexact=recipient.strip())
+    return consents.exists()
+
+
+@transaction.atomic
+def consent_grant(
+    *,
+    participant: Participant,
+    purpose: str,
+    method: str,
+    text_version: str,
+    by,
+    group=None,
+    recipient: str = "",
+    granted_at: datetime.datetime | None = None,
+    expires_at: datetime.datetime | None = None,
+    scan=None,
+) -> Consent:
+    """Record a participant's consent for one purpose: how it was given and the text's version."""
+    require_role(by, participant.institution_id, CLINICAL_ROLES, _("record consents"))
+    if participant.is_erased:
+        raise ValidationError(_("This participant's data has been erased."))
+    granted_at = granted_at or timezone.now()
+    errors = {}
+    if purpose not in Consent.Purpose.values:
+        errors["purpose"] = _("Unknown purpose.")
+    if method not in Consent.Method.values:
+        errors["method"] = _("Say how the consent was given: signed form, verbal or electronic.")
+    if not (text_version or "").strip():
+        errors["text_version"] = _("Give the version of the consent text that was agreed to.")
+    if purpose == Consent.Purpose.DISCLOSURE and not (recipient or "").strip():
+        errors["recipient"] = _("Name the third party the attendance may be disclosed to.")
+    if purpose != Consent.Purpose.DISCLOSURE and recipient:
+        errors["recipient"] = _("Only a disclosure consent names a recipient.")
+    if group is not None and purpose != Consent.Purpose.PARTICIPATION:
+        errors["group"] = _("Only a participation consent names a group.")
+    if group is not None and group.institution_id != participant.institution_id:
+        errors["group"] = _("Unknown group.")
+    if expires_at is not None and expires_at <= granted_at:
+        errors["expires_at"] = _("A consent must expire after it was granted.")
+    if granted_at > timezone.now() + datetime.timedelta(minutes=5):
+        errors["granted_at"] = _("A consent cannot be granted in the future.")
+    if errors:
+        raise ValidationError(errors)
+    if has_consent(participant, purpose, group=group, recipient=recipient if recipient else None):
+        same_scope = Consent.objects.active().filter(participant=participant, purpose=purpose)
+        same_scope = (
+            same_scope.filter(group=group)
+            if purpose == Consent.Purpose.PARTICIPATION
+            else same_scope
+        )
+        same_scope = (
+            same_scope.filter(recipient__iexact=recipient.strip()) if recipient else same_scope
+        )
+        if same_scope.exists():
+            raise ValidationError({"purpose": _("This consent is already granted and in force.")})
+    consent = Consent(
+        institution_id=participant.institution_id,
+        participant=participant,
+        purpose=purpose,
+        method=method,
+        text_version=text_version.strip(),
+        group=group,
+        recipient=(recipient or "").strip(),
+        granted_at=granted_at,
+        expires_at=expires_at,
+        recorded_by=by,
+    )
+    if scan:
+        consent.scan = scan
+    consent.full_clean(exclude=["institution"])
+    consent.save()
+    audit_record(
+        actor=by,
+        action="consent.granted",
+        obj=consent,
+        details={"purpose": purpose, "participant": participant.code},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
+    """Withdraw a consent: effective at once, recorded with who, when and why, history kept."""
+    require_role(by, consent.institution_id, CLINICAL_ROLES, _("record consents"))
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    if consent.withdrawn_at is not None:
+        raise ValidationError(_("This consent was already withdrawn."))
+    if consent.status == Consent.Status.EXPIRED or not consent.is_active_at():
+        raise ValidationError(_("This consent is no longer in force."))
+    consent.status = Consent.Status.WITHDRAWN
+    consent.withdrawn_at = timezone.now()
+    consent.withdrawn_by = by
+    consent.withdrawal_reason = (reason or "").strip()
+    consent.save()
+    if consent.purpose == Consent.Purpose.CONTACT:
+        participant = consent.participant
+        if not has_consent(participant, Consent.Purpose.CONTACT):
+            Participant.objects.filter(pk=participant.pk).update(
+                reminder_channel=Participant.Channel.NONE
+            )
+    audit_record(
+        actor=by,
+        action="consent.withdrawn",
+        obj=consent,
+        details={"purpose": consent.purpose, "participant": consent.participant.code},
+    )
+    return consent
+
+
+@transaction.atomic
+def consents_expire(*, now=None) -> int:
+    """Mark consents whose expiry has passed as expired (a periodic job); returns how many."""
+    now = now or timezone.now()
+    expired = list(
+        Consent.objects.filter(
+            status=Consent.Status.GRANTED, expires_at__lte=now
+        ).select_for_update()
+    )
+    for consent in expired:
+        consent.status = Consent.Status.EXPIRED
+        consent.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=None, action="consent.expired", obj=consent, details={"purpose": consent.purpose}
+        )
+    return len(expired)
+
+
+# --- Enrollment ------------------------------------------------------------------------------
+
+
+def _lock_group(group: SupportGroup) -> SupportGroup:
+    # Admissions to one group are serialised so two of them cannot both take the last seat.
+    return SupportGroup.objects.select_for_update().get(pk=group.pk)
+
+
+def seats_taken(group: SupportGroup, *, exclude=None) -> int:
+    """Active members plus outstanding offers of a seat."""
+    now = timezone.now()
+    active = group.enrollments.filter(status=Status.ACTIVE)
+    offered = group.enrollments.filter(status=Status.WAITLISTED, offer_expires_at__gt=now)
+    if exclude is not None:
+        active = active.exclude(pk=exclude.pk)
+        offered = offered.exclude(pk=exclude.pk)
+    return active.count() + offered.count()
+
+
+def next_session_number(group: SupportGroup, on: datetime.date) -> int | None:
+    """The number of the group's first non-cancelled session on or after `on`."""
+    tz = group.institution.tzinfo
+    start = datetime.datetime.combine(on, datetime.time.min, tzinfo=tz)
+    session = (
+        group.sessions.exclude(status=Session.Status.CANCELLED)
+        .filter(starts_at__gte=start)
+        .order_by("starts_at")
+        .first()
+    )
+    return session.sequence if session else None
+
+
+def _check_admission(
+    group: SupportGroup, enrollment: Enrollment, *, by, on: datetime.date, override: bool
+) -> None:
+    """What closed, open and semi-open groups admit and when."""
+    if group.status == SupportGroup.Status.ENDED or (group.ends_on and on > group.ends_on):
+        raise ValidationError(_("The group has ended."))
+    if override and role_of(by, group.institution_id) != Role.ADMIN:
+        raise ValidationError(
+            {"override": _("Only an institution admin can override the admission rules.")}
+        )
+    if group.membership_mode == Mode.CLOSED and on > group.starts_on and not override:
+        raise ValidationError(
+            _(
+                "This closed group started on %(date)s and admits no one after its start without an admin's override."
+            )
+            % {"date": group.starts_on.isoformat()}
+        )
+    if group.membership_mode == Mode.SEMI_OPEN and not override:
+        number = next_session_number(group, on)
+        if on > group.starts_on and number not in group.entry_points:
+            raise ValidationError(
+                _(
+                    "This semi-open group admits newcomers only at sessions %(points)s; the next session is number %(n)s."
+                )
+                % {
+                    "points": ", ".join(map(str, group.entry_points)),
+                    "n": number if number else "-",
+                }
+            )
+    if not has_consent(enrollment.participant, Consent.Purpose.PARTICIPATION, group=group):
+        raise ValidationError(
+            _("The participant has not consented to take part in the group and its ground rules.")
+        )
+    if seats_taken(group, exclude=enrollment) >= group.capacity:
+        raise ValidationError(
+            _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
+        )
+
+
+def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> None:
+    require_role(by, group.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    if participant.institution_id != group.institution_id:
+        raise ValidationError({"participant": _("Unknown participant.")})
+    if participant.is_erased:
+        raise ValidationError({"participant": _("This participant's data has been erased.")})
+    if Enrollment.objects.open().filter(participant=participant, group=group).exists():
+        raise ValidationError(
+            {
+                "participant": _(
+                    "The participant is already referred to, waiting for or in this group."
+                )
+            }
+        )
+
+
+@transaction.atomic
+def enrollment_refer(
+    *,
+    participant: Participant,
+    group: SupportGroup,
+    by,
+    referral_source: str = Enrollment.ReferralSource.SELF,
+    reason: str = "",
+) -> Enrollment:
+    """Refer a participant to a group (the first step of membership)."""
+    _check_enroll_allowed(participant, group, by)
+    if referral_source not in Enrollment.ReferralSource.values:
+        raise ValidationError({"referral_source": _("Unknown referral source.")})
+    enrollment = Enrollment.objects.create(
+        institution_id=group.institution_id,
+        participant=participant,
+        group=group,
+        referral_source=referral_source,
+        end_reason="",
+        created_by=by,
+    )
+    audit_record(actor=by, action="enrollment.referred", obj=enrollment, details={"reason": reason})
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_waitlist(*, enrollment: Enrollment, by) -> Enrollment:
+    """Put a referred participant on the group's waiting list (first come, first served)."""
+    require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if enrollment.status != Status.REFERRED:
+        raise ValidationError(_("Only a referred participant can be put on the waiting list."))
+    enrollment.status = Status.WAITLISTED
+    enrollment.waitlisted_at = timezone.now()
+    enrollment.save()
+    audit_record(actor=by, action="enrollment.waitlisted", obj=enrollment)
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_admit(
+    *, enrollment: Enrollment, by, on: datetime.date | None = None, override: bool = False
+) -> Enrollment:
+    """Make a referred or waitlisted participant an active member from `on` (today).
+
+    Respects capacity, the waiting list's order (unless the seat was offered to this person),
+    the group's membership mode and the participation consent.
+    """
+    require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    group = _lock_group(enrollment.group)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    on = on or group.institution.local_now().date()
+    if enrollment.status not in (Status.REFERRED, Status.WAITLISTED):
+        raise ValidationError(_("Only a referred or waitlisted participant can be admitted."))
+    _check_admission(group, enrollment, by=by, on=on, override=override)
+    now = timezone.now()
+    has_live_offer = enrollment.offer_expires_at is not None and enrollment.offer_expires_at > now
+    if not override and not has_live_offer:
+        ahead = group.enrollments.waitlist().exclude(pk=enrollment.pk)
+        if enrollment.status == Status.WAITLISTED:
+            ahead = ahead.filter(waitlisted_at__lt=enrollment.waitlisted_at)
+        if ahead.exists():
+            raise ValidationError(
+                _("Others are ahead on the waiting list; admit them first or offer them the seat.")
+            )
+    enrollment.status = Status.ACTIVE
+    enrollment.joined_on = on
+    enrollment.offered_at = None
+    enrollment.offer_expires_at = None
+    enrollment.admitted_with_override = override
+    enrollment.save()
+    audit_record(
+        actor=by,
+        action="enrollment.admitted",
+        obj=enrollment,
+        details={"override": override, "on": on.isoformat()},
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_offer_seat(*, enrollment: Enrollment, by, hours: int = 72) -> Enrollment:
+    """Offer a freed seat to a waitlisted participant, holding it for `hours`."""
+    if by is not None:
+        require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    group = _lock_group(enrollment.group)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if enrollment.status != Status.WAITLISTED:
+        raise ValidationError(_("Only a waitlisted participant can be offered a seat."))
+    if seats_taken(group, exclude=enrollment) >= group.capacity:
+        raise ValidationError(
+            _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
+        )
+    now = timezone.now()
+    enrollment.offered_at = now
+    enrollment.offer_expires_at = now + datetime.timedelta(hours=hours)
+    enrollment.save()
+    audit_record(
+        actor=by, action="enrollment.seat_offered", obj=enrollment, details={"hours": hours}
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_walk_in(
+    *, participant: Participant, group: SupportGroup, by, session: Session | None = None
+) -> Enrollment:
+    """Admit a walk-in to an open group, a member from the day of `session` (or today)."""
+    _check_enroll_allowed(participant, group, by)
+    if group.membership_mode != Mode.OPEN:
+        raise ValidationError(_("Only open groups accept walk-ins."))
+    group = _lock_group(group)
+    on = session.local_date() if session else group.institution.local_now().date()
+    enrollment = Enrollment(
+        institution_id=group.institution_id,
+        participant=participant,
+        group=group,
+        status=Status.REFERRED,
+        is_walk_in=True,
+        created_by=by,
+    )
+    _check_admission(group, enrollment, by=by, on=on, override=False)
+    enrollment.status = Status.ACTIVE
+    enrollment.joined_on = on
+    enrollment.save()
+    audit_record(
+        actor=by, action="enrollment.walk_in", obj=enrollment, details={"on": on.isoformat()}
+    )
+    return enrollment
+
+
+def _end(
+    enrollment: Enrollment, *, by, status: str, reason: str, on: datetime.date | None, action: str
+) -> Enrollment:
+    require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if enrollment.status not in Enrollment.OPEN_STATUSES:
+        raise ValidationError(_("This enrollment has already ended."))
+    if status == Status.COMPLETED and enrollment.status != Status.ACTIVE:
+        raise ValidationError(_("Only an active member can complete the group."))
+    on = on or enrollment.group.institution.local_now().date()
+    if enrollment.joined_on and on < enrollment.joined_on:
+        raise ValidationError({"on": _("A member cannot leave before joining.")})
+    enrollment.status = status
+    enrollment.left_on = on if enrollment.joined_on else None
+    enrollment.end_reason = (reason or "").strip()
+    enrollment.offer_expires_at = None
+    enrollment.save()
+    audit_record(actor=by, action=action, obj=enrollment, details={"reason": enrollment.end_reason})
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_withdraw(
+    *, enrollment: Enrollment, by, reason: str, on: datetime.date | None = None
+) -> Enrollment:
+    """End a membership (or referral) early; rosters of sessions from `on` no longer list them."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Give the reason for the withdrawal.")})
+    return _end(
+        enrollment,
+        by=by,
+        status=Status.WITHDRAWN,
+        reason=reason,
+        on=on,
+        action="enrollment.withdrawn",
+    )
+
+
+@transaction.atomic
+def enrollment_complete(
+    *, enrollment: Enrollment, by, on: datetime.date | None = None, reason: str = ""
+) -> Enrollment:
+    """Record that a member completed the group."""
+    return _end(
+        enrollment,
+        by=by,
+        status=Status.COMPLETED,
+        reason=reason,
+        on=on,
+        action="enrollment.completed",
+    )
+
+
+# --- Attendance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One person's mark in a roster."""
+
+    participant_id: int
+    status: str
+    arrived_at: datetime.time | None = None
+    left_at: datetime.time | None = None
+
+
+def session_roster(session: Session) -> list[Enrollment]:
+    """Who is on a session's roster: members on that day (including walk-ins)."""
+    return list(
+        Enrollment.objects.filter(group_id=session.group_id)
+        .members_on(session.local_date())
+        .select_related("participant")
+        .order_by("participant__number")
+    )
+
+
+def _check_session_open_for_attendance(session: Session, now) -> None:
+    if session.status == Session.Status.CANCELLED:
+        raise ValidationError(_("The session was cancelled; it has no attendance."))
+    if session.status == Session.Status.NOT_HELD:
+        raise ValidationError(_("The session was not held; it has no attendance."))
+    if not session.has_begun(now):
+        raise ValidationError(_("Attendance can be taken from the moment the session begins."))
+
+
+def _mark_errors(mark: Mark, session: Session) -> str | None:
+    if mark.status not in AttendanceRecord.Status.values:
+        return _("Unknown attendance status “%(status)s”.") % {"status": mark.status}
+    absent = mark.status in (AttendanceRecord.Status.EXCUSED, AttendanceRecord.Status.UNEXCUSED)
+    if absent and (mark.arrived_at or mark.left_at):
+        return _("An absence has no arrival or leaving time.")
+    if mark.arrived_at and mark.left_at and mark.left_at <= mark.arrived_at:
+        return _("The leaving time must be after the arrival time.")
+    return None
+
+
+@transaction.atomic
+def attendance_record(
+    *, session: Session, marks: list[Mark], by, source: str = AttendanceRecord.Source.WEB
+) -> list[AttendanceRecord]:
+    """Record or correct the attendance of one session, all marks or none.
+
+    Taking attendance marks a scheduled session held. Only people on the roster that day can be
+    marked. Corrections keep the earlier version. Two unexplained absences in a row raise a
+    follow-up task for the group's facilitators.
+    """
+    require_role(by, session.institution_id, CLINICAL_ROLES, _("record attendance"))
+    session = (
+        Session.objects.select_for_update()
+        .select_related("group", "institution")
+        .get(pk=session.pk)
+    )
+    now = timezone.now()
+    _check_session_open_for_attendance(session, now)
+    if source not in AttendanceRecord.Source.values:
+        raise ValidationError({"source": _("Unknown source.")})
+    roster = {e.participant_id: e for e in session_roster(session)}
+    errors: dict[str, str] = {}
+    seen: set[int] = set()
+    for mark in marks:
+        key = str(mark.participant_id)
+        if mark.participant_id in seen:
+            errors[key] = _("This person is marked twice.")
+            continue
+        seen.add(mark.participant_id)
+        if mark.participant_id not in roster:
+            errors[key] = _("This person is not on the roster of this session.")
+            continue
+        problem = _mark_errors(mark, session)
+        if problem:
+            errors[key] = problem
+    if errors:
+        raise ValidationError(errors)
+    if session.status == Session.Status.SCHEDULED:
+        session.status = Session.Status.HELD
+        session.save(update_fields=["status", "updated_at"])
+    existing = {r.participant_id: r for r in session.attendance_records.select_for_update()}
+    records = []
+    for mark in marks:
+        record = existing.get(mark.participant_id)
+        if record is None:
+            record = AttendanceRecord.objects.create(
+                institution_id=session.institution_id,
+                session=session,
+                participant_id=mark.participant_id,
+                enrollment=roster[mark.participant_id],
+                status=mark.status,
+                arrived_at=mark.arrived_at,
+                left_at=mark.left_at,
+                recorded_by=by,
+                recorded_at=now,
+                source=source,
+            )
+            audit_record(
+                actor=by, action="attendance.recorded", obj=record, details={"status": mark.status}
+            )
+        elif (record.status, record.arrived_at, record.left_at) != (
+            mark.status,
+            mark.arrived_at,
+            mark.left_at,
+        ):
+            AttendanceRevision.objects.create(
+                record=record,
+                version=record.version,
+                status=record.status,
+                arrived_at=record.arrived_at,
+                left_at=record.left_at,
+                recorded_by_id=record.recorded_by_id,
+                recorded_at=record.recorded_at,
+                source=record.source,
+            )
+            previous = record.status
+            record.status = mark.status
+            record.arrived_at = mark.arrived_at
+            record.left_at = mark.left_at
+            record.recorded_by = by
+            record.recorded_at = now
+            record.source = source
+            record.version += 1
+            record.save()
+            audit_record(
+                actor=by,
+                action="attendance.corrected",
+                obj=record,
+                details={"from": previous, "to": mark.status},
+            )
+        records.append(record)
+    _raise_follow_ups(
+        session, [r for r in records if r.status == AttendanceRecord.Status.UNEXCUSED]
+    )
+    return records
+
+
+def _raise_follow_ups(session: Session, absences: list[AttendanceRecord]) -> list[FollowUpTask]:
+    """Two unexplained absences in a row: ask the group's lead facilitator to reach out."""
+    created = []
+    if not absences:
+        return created
+    lead = (
+        GroupFacilitator.objects.filter(group_id=session.group_id)
+        .order_by("role", "id")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    for record in absences:
+        previous = (
+            AttendanceRecord.objects.filter(
+                participant_id=record.participant_id,
+                session__group_id=session.group_id,
+                session__starts_at__lt=session.starts_at,
+                session__status__in=[Session.Status.HELD],
+            )
+            .order_by("-session__starts_at")
+            .values_list("status", flat=True)
+            .first()
+        )
+        if previous != AttendanceRecord.Status.UNEXCUSED:
+            continue
+        task, was_created = FollowUpTask.objects.get_or_create(
+            enrollment_id=record.enrollment_id,
+            trigger_session=session,
+            defaults={"institution_id": session.institution_id, "assigned_to_id": lead},
+        )
+        if was_created:
+            audit_record(
+                actor=None, action="follow_up.raised", obj=task, institution=session.institution
+            )
+            created.append(task)
+    return created
+
+
+@transaction.atomic
+def follow_up_resolve(*, task: FollowUpTask, by, outcome: str) -> FollowUpTask:
+    """Close a follow-up task with what came of it."""
+    require_role(by, task.institution_id, CLINICAL_ROLES, _("resolve follow-ups"))
+    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    if task.status == FollowUpTask.Status.DONE:
+        raise ValidationError(_("This follow-up is already done."))
+    if not (outcome or "").strip():
+        raise ValidationError({"outcome": _("Say what came of the follow-up.")})
+    task.status = FollowUpTask.Status.DONE
+    task.outcome = outcome.strip()
+    task.resolved_at = timezone.now()
+    task.resolved_by = by
+    task.save()
+    audit_record(actor=by, action="follow_up.resolved", obj=task)
+    return task

@@ -1,0 +1,217 @@
+"""What the organisation side of the business does: set up the institution, register people."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import audit_record
+
+from .models import Institution, Participant, Room, Site, StaffMembership
+from .roles import CLINICAL_ROLES, Role, require_role
+
+# Which fields of a participant the client may set; everything else is the system's.
+PARTICIPANT_EDITABLE = (
+    "alias",
+    "legal_name",
+    "email",
+    "phone",
+    "reminder_channel",
+    "birth_year",
+    "language",
+)
+
+
+def _save_validated(obj, *, by, action: str, institution, details=None):
+    obj.full_clean()
+    obj.save()
+    audit_record(actor=by, action=action, obj=obj, institution=institution, details=details)
+    return obj
+
+
+@transaction.atomic
+def institution_save(*, institution: Institution, by) -> Institution:
+    """Create or change an institution; only superusers create, its admins change."""
+    if institution.pk is None:
+        if not by.is_superuser:
+            raise ValidationError(_("Only the platform operator can create an institution."))
+    else:
+        require_role(by, institution, (Role.ADMIN,), _("change the institution"))
+    action = "institution.created" if institution.pk is None else "institution.changed"
+    institution.full_clean()
+    institution.save()
+    audit_record(actor=by, action=action, obj=institution, institution=institution)
+    return institution
+
+
+@transaction.atomic
+def site_save(*, site: Site, by) -> Site:
+    """Create or change a site of an institution (institution admins)."""
+    require_role(by, site.institution_id, (Role.ADMIN,), _("manage sites"))
+    return _save_validated(site, by=by, action="site.saved", institution=site.institution)
+
+
+@transaction.atomic
+def room_save(*, room: Room, by) -> Room:
+    """Create or change a room (institution admins)."""
+    require_role(by, room.site.institution_id, (Role.ADMIN,), _("manage rooms"))
+    return _save_validated(room, by=by, action="room.saved", institution=room.site.institution)
+
+
+@transaction.atomic
+def membership_save(*, membership: StaffMembership, by) -> StaffMembership:
+    """Give a user a role in an institution, or change it (institution admins)."""
+    require_role(by, membership.institution_id, (Role.ADMIN,), _("manage staff"))
+    if membership.user_id == by.pk and membership.pk and not by.is_superuser:
+        current = StaffMembership.objects.get(pk=membership.pk)
+        if current.role == Role.ADMIN and (
+            membership.role != Role.ADMIN or not membership.is_active
+        ):
+            raise ValidationError({"role": _("You cannot remove your own admin role.")})
+    return _save_validated(
+        membership,
+        by=by,
+        action="membership.saved",
+        institution=membership.institution,
+        details={
+            "user": membership.user_id,
+            "role": membership.role,
+            "active": membership.is_active,
+        },
+    )
+
+
+def _check_identity_allowed(participant: Participant, fields: dict) -> None:
+    """Identity beyond an alias needs the health-data consent (GDPR art. 9)."""
+    from attendance.models import Consent
+
+    wants_identity = any(fields.get(f) not in (None, "") for f in Participant.IDENTITY_FIELDS)
+    if not wants_identity:
+        return
+    has_consent = (
+        participant.pk is not None
+        and Consent.objects.active()
+        .filter(participant=participant, purpose=Consent.Purpose.HEALTH_DATA)
+        .exists()
+    )
+    if not has_consent:
+        raise ValidationError(
+            {
+                field: _(
+                    "Without consent to the processing of health-related data only an alias can be "
+                    "registered."
+                )
+                for field in Participant.IDENTITY_FIELDS
+                if fields.get(field) not in (None, "")
+            }
+        )
+
+
+def _check_reminder_channel(fields: dict) -> None:
+    channel = fields.get("reminder_channel")
+    if channel == Participant.Channel.EMAIL and not fields.get("email"):
+        raise ValidationError({"email": _("E-mail reminders need an e-mail address.")})
+    if channel == Participant.Channel.SMS and not fields.get("phone"):
+        raise ValidationError({"phone": _("SMS reminders need a phone number.")})
+
+
+@transaction.atomic
+def participant_register(
+    *, institution: Institution, by, alias: str, consents=(), **fields
+) -> Participant:
+    """Register a person under the next pseudonymous code (P-00042).
+
+    `consents` (dicts of consent_grant's arguments) are recorded first, in the same transaction,
+    so a walk-in's consent to health data lets their name be registered at once.
+    """
+    from attendance.services import consent_grant
+
+    require_role(by, institution, CLINICAL_ROLES, _("register participants"))
+    unknown = set(fields) - set(PARTICIPANT_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    if not (alias or "").strip():
+        raise ValidationError({"alias": _("Give at least an alias.")})
+    # Lock the institution row so two registrations never draw the same number.
+    locked = Institution.objects.select_for_update().get(pk=institution.pk)
+    number = locked.last_participant_number + 1
+    Institution.objects.filter(pk=locked.pk).update(last_participant_number=number)
+    participant = Participant(
+        institution=institution,
+        number=number,
+        code=Participant.code_for(number),
+        alias=alias.strip(),
+        registered_by=by,
+    )
+    participant.full_clean()
+    participant.save()
+    for consent in consents:
+        consent_grant(participant=participant, by=by, **consent)
+    if fields:
+        _check_identity_allowed(participant, fields)
+        _check_reminder_channel(
+            {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields}
+        )
+        for name, value in fields.items():
+            setattr(
+                participant,
+                name,
+                value if value is not None else Participant._meta.get_field(name).get_default(),
+            )
+        participant.full_clean()
+        participant.save()
+    audit_record(actor=by, action="participant.registered", obj=participant)
+    return participant
+
+
+@transaction.atomic
+def participant_update(*, participant: Participant, by, **fields) -> Participant:
+    """Change a participant's alias, identity or reminder settings."""
+    require_role(by, participant.institution_id, CLINICAL_ROLES, _("change participants"))
+    if participant.is_erased:
+        raise ValidationError(_("This participant's data has been erased."))
+    unknown = set(fields) - set(PARTICIPANT_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    if "alias" in fields and not (fields["alias"] or "").strip():
+        raise ValidationError({"alias": _("Give at least an alias.")})
+    changed = {k: v for k, v in fields.items() if getattr(participant, k) != v}
+    _check_identity_allowed(
+        participant, {k: v for k, v in changed.items() if k in Participant.IDENTITY_FIELDS}
+    )
+    _check_reminder_channel(
+        {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields}
+    )
+    for name, value in changed.items():
+        setattr(
+            participant,
+            name,
+            value if value is not None else Participant._meta.get_field(name).get_default(),
+        )
+    participant.full_clean()
+    participant.save()
+    audit_record(
+        actor=by, action="participant.changed", obj=participant, details={"fields": sorted(changed)}
+    )
+    return participant
+
+
+@transaction.atomic
+def participant_erase(*, participant: Participant, by, reason: str = "") -> Participant:
+    """Erase a person on request or at the end of retention: identity and contacts are wiped for
+    good, the code and the attendance figures stay so aggregate statistics survive."""
+    if by is not None:
+        require_role(by, participant.institution_id, (Role.ADMIN,), _("erase participants"))
+    if participant.is_erased:
+        raise ValidationError(_("This participant's data has already been erased."))
+    participant.alias = participant.code
+    participant.legal_name = ""
+    participant.email = ""
+    participant.phone = ""
+    participant.birth_year = None
+    participant.reminder_channel = Participant.Channel.NONE
+    participant.erased_at = timezone.now()
+    participant.save()
+    participant.session_notes.update(text="", theme="")
+    audit_record(actor=by, action="participant.erased", obj=participant, details={"reason": reason})
+    return participant

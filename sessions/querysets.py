@@ -1,0 +1,41 @@
+from django.db.models import Q
+
+from clinics.querysets import TenantQuerySet
+
+
+class SupportGroupQuerySet(TenantQuerySet):
+    def facilitated_by(self, user):
+        return self.filter(facilitator_roles__user=user).distinct()
+
+
+class SessionQuerySet(TenantQuerySet):
+    def facilitated_by(self, user):
+        """Sessions `user` leads: as one of the group's facilitators or as the substitute."""
+        return self.filter(
+            Q(group__facilitator_roles__user=user) | Q(substitute_facilitator=user)
+        ).distinct()
+
+    def overlapping(self, starts_at, ends_at):
+        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+
+    def not_cancelled(self):
+        return self.exclude(status="cancelled")
+
+
+class SessionNoteQuerySet(TenantQuerySet):
+    institution_path = "session__institution"
+
+    def readable_by(self, user):
+        """Notes are for the facilitators of that group (and that session's substitute) only;
+        a private note is for its author alone."""
+        if not user.is_authenticated:
+            return self.none()
+        of_my_groups = Q(session__group__facilitator_roles__user=user) | Q(
+            session__substitute_facilitator=user
+        )
+        return (
+            self.for_user(user)
+            .filter(of_my_groups)
+            .filter(~Q(kind="private") | Q(author=user))
+            .distinct()
+        )

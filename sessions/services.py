@@ -1,0 +1,559 @@
+"""What the business does with groups and sessions: plan, schedule, cancel, write notes."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import audit_record
+from clinics.models import Room
+from clinics.roles import CLINICAL_ROLES, PLANNING_ROLES, Role, require_role
+
+from .models import (
+    GroupFacilitator,
+    NoteAddendum,
+    NoteRevision,
+    RecurrenceRule,
+    Session,
+    SessionNote,
+    SupportGroup,
+)
+
+GROUP_EDITABLE = (
+    "name",
+    "category",
+    "description",
+    "membership_mode",
+    "entry_points",
+    "capacity",
+    "min_size",
+    "default_room",
+    "online_link",
+    "language",
+    "ground_rules",
+    "status",
+    "starts_on",
+    "ends_on",
+)
+
+
+def _check_group_fields(group: SupportGroup) -> None:
+    errors = {}
+    if group.default_room_id and group.default_room.site.institution_id != group.institution_id:
+        errors["default_room"] = _("This room belongs to another institution.")
+    if group.membership_mode == SupportGroup.MembershipMode.SEMI_OPEN:
+        points = group.entry_points
+        if not points or not all(isinstance(p, int) and p >= 1 for p in points):
+            errors["entry_points"] = _(
+                "A semi-open group needs its entry points: session numbers such as 1, 5, 9."
+            )
+    elif group.entry_points:
+        errors["entry_points"] = _("Only semi-open groups have entry points.")
+    if group.min_size and group.capacity and group.min_size > group.capacity:
+        errors["min_size"] = _("The minimum size cannot exceed the capacity.")
+    if errors:
+        raise ValidationError(errors)
+    group.entry_points = sorted(set(group.entry_points))
+
+
+@transaction.atomic
+def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
+    """Create a support group. `facilitators` is a list of (user, role) pairs."""
+    require_role(by, institution, PLANNING_ROLES, _("create groups"))
+    unknown = set(fields) - set(GROUP_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    group = SupportGroup(institution=institution, **fields)
+    group.full_clean()
+    _check_group_fields(group)
+    group.save()
+    for user, role in facilitators:
+        group_facilitator_set(group=group, user=user, role=role, by=by)
+    audit_record(actor=by, action="group.created", obj=group)
+    return group
+
+
+@transaction.atomic
+def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
+    """Change a group's details."""
+    require_role(by, group.institution_id, PLANNING_ROLES, _("change groups"))
+    unknown = set(fields) - set(GROUP_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(group, name, value)
+    group.full_clean()
+    _check_group_fields(group)
+    group.save()
+    audit_record(actor=by, action="group.changed", obj=group, details={"fields": sorted(fields)})
+    return group
+
+
+@transaction.atomic
+def group_facilitator_set(*, group: SupportGroup, user, role: str, by) -> GroupFacilitator:
+    """Add a facilitator to a group or change their role. Staff cannot change facilitators."""
+    from clinics.models import StaffMembership
+
+    require_role(by, group.institution_id, PLANNING_ROLES, _("change a group's facilitators"))
+    if role not in GroupFacilitator.Role.values:
+        raise ValidationError({"role": _("Unknown facilitator role.")})
+    is_member = StaffMembership.objects.filter(
+        user=user,
+        institution_id=group.institution_id,
+        is_active=True,
+        role__in=[Role.ADMIN, Role.FACILITATOR],
+    ).exists()
+    if not is_member:
+        raise ValidationError(
+            {"user": _("Only a facilitator or admin of this institution can lead its groups.")}
+        )
+    facilitator, created = GroupFacilitator.objects.update_or_create(
+        group=group, user=user, defaults={"role": role}
+    )
+    audit_record(
+        actor=by,
+        action="group.facilitator_set",
+        obj=group,
+        details={"user": user.pk, "role": role, "created": created},
+    )
+    return facilitator
+
+
+@transaction.atomic
+def group_facilitator_remove(*, group: SupportGroup, user, by) -> None:
+    """Take a facilitator off a group (their past sessions keep them in the audit log)."""
+    require_role(by, group.institution_id, PLANNING_ROLES, _("change a group's facilitators"))
+    deleted, _count = GroupFacilitator.objects.filter(group=group, user=user).delete()
+    if not deleted:
+        raise ValidationError({"user": _("This person does not facilitate the group.")})
+    audit_record(actor=by, action="group.facilitator_removed", obj=group, details={"user": user.pk})
+
+
+def _booked_users(session: Session) -> set[int]:
+    """Who a session books: the group's leads and co-facilitators, and the substitute."""
+    users = set(
+        GroupFacilitator.objects.filter(
+            group_id=session.group_id, role__in=GroupFacilitator.BOOKED_ROLES
+        ).values_list("user_id", flat=True)
+    )
+    if session.substitute_facilitator_id:
+        users.add(session.substitute_facilitator_id)
+    return users
+
+
+def _check_conflicts(session: Session) -> None:
+    """Refuse a room or a facilitator booked twice at once."""
+    others = Session.objects.not_cancelled().overlapping(session.starts_at, session.ends_at)
+    if session.pk:
+        others = others.exclude(pk=session.pk)
+    errors = {}
+    if session.room_id:
+        clash = others.filter(room_id=session.room_id).select_related("group").first()
+        if clash:
+            errors["room"] = _("The room is already booked at that time (%(session)s).") % {
+                "session": clash
+            }
+    users = _booked_users(session)
+    if users:
+        clash = (
+            others.filter(
+                Q(
+                    group__facilitator_roles__user_id__in=users,
+                    group__facilitator_roles__role__in=GroupFacilitator.BOOKED_ROLES,
+                )
+                | Q(substitute_facilitator_id__in=users)
+            )
+            .select_related("group")
+            .first()
+        )
+        if clash:
+            errors["starts_at"] = _(
+                "A facilitator of this session is already booked at that time (%(session)s)."
+            ) % {"session": clash}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_session_fields(session: Session, group: SupportGroup) -> None:
+    errors = {}
+    if session.ends_at <= session.starts_at:
+        errors["ends_at"] = _("A session must end after it starts.")
+    if session.room_id and session.room.site.institution_id != group.institution_id:
+        errors["room"] = _("This room belongs to another institution.")
+    if not session.room_id and not session.online_link:
+        errors["room"] = _("Give a room, an online link or both.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _lock_rooms(*rooms) -> None:
+    # Serialise bookings of the same room so two concurrent requests cannot both pass the check.
+    ids = sorted({r.pk if isinstance(r, Room) else r for r in rooms if r})
+    if ids:
+        list(Room.objects.select_for_update().filter(pk__in=ids))
+
+
+@transaction.atomic
+def session_schedule(
+    *,
+    group: SupportGroup,
+    starts_at,
+    ends_at,
+    by,
+    room=None,
+    online_link: str = "",
+    theme: str = "",
+) -> Session:
+    """Schedule one extra session of a group."""
+    require_role(by, group.institution_id, PLANNING_ROLES, _("schedule sessions"))
+    if group.status == SupportGroup.Status.ENDED:
+        raise ValidationError(_("The group has ended."))
+    room = room if room is not None else (group.default_room if not online_link else None)
+    _lock_rooms(room)
+    session = Session(
+        institution_id=group.institution_id,
+        group=group,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        room=room,
+        online_link=online_link or ("" if room else group.online_link),
+        theme=theme,
+        sequence=0,
+    )
+    _check_session_fields(session, group)
+    _check_conflicts(session)
+    _insert_in_sequence(group, session)
+    audit_record(actor=by, action="session.scheduled", obj=session)
+    return session
+
+
+def _insert_in_sequence(group: SupportGroup, session: Session) -> None:
+    """Give the session its number in the group's chronological order, renumbering later ones."""
+    later = group.sessions.filter(starts_at__gt=session.starts_at).exists()
+    before = (
+        group.sessions.filter(starts_at__lte=session.starts_at).aggregate(n=Max("sequence"))["n"]
+        or 0
+    )
+    session.sequence = before + 1
+    if later:
+        group.sessions.filter(starts_at__gt=session.starts_at).update(sequence=F("sequence") + 1)
+    session.full_clean(exclude=["institution"])
+    session.save()
+
+
+@transaction.atomic
+def schedule_create(
+    *,
+    group: SupportGroup,
+    by,
+    weekdays: list[int],
+    start_time: datetime.time,
+    duration_minutes: int,
+    starts_on: datetime.date,
+    until: datetime.date | None = None,
+    count: int | None = None,
+    skip_dates: list[datetime.date] = (),
+    interval_weeks: int = 1,
+    room=None,
+    online_link: str = "",
+) -> list[Session]:
+    """Generate a group's sessions from a recurrence rule, all or none: one clash refuses the lot."""
+    require_role(by, group.institution_id, PLANNING_ROLES, _("schedule sessions"))
+    errors = {}
+    if not weekdays or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
+        errors["weekdays"] = _("Choose at least one weekday.")
+    if (until is None) == (count is None):
+        errors["until"] = _("Give either a last date or a number of sessions.")
+    elif until is not None and until < starts_on:
+        errors["until"] = _("The last date must not be before the first.")
+    if errors:
+        raise ValidationError(errors)
+    room = room if room is not None else (group.default_room if not online_link else None)
+    rule = RecurrenceRule(
+        group=group,
+        weekdays=sorted(set(weekdays)),
+        interval_weeks=interval_weeks,
+        start_time=start_time,
+        duration_minutes=duration_minutes,
+        starts_on=starts_on,
+        until=until,
+        count=count,
+        skip_dates=sorted({d.isoformat() for d in skip_dates}),
+        room=room,
+        online_link=online_link,
+        created_by=by,
+    )
+    rule.full_clean()
+    occurrences = rule.occurrences(group.institution.tzinfo)
+    if not occurrences:
+        raise ValidationError({"starts_on": _("This schedule produces no sessions.")})
+    if len(occurrences) > 260:
+        raise ValidationError({"until": _("A schedule can create at most 260 sessions at once.")})
+    rule.save()
+    _lock_rooms(room)
+    created = []
+    for starts, ends in occurrences:
+        session = Session(
+            institution_id=group.institution_id,
+            group=group,
+            recurrence=rule,
+            starts_at=starts,
+            ends_at=ends,
+            room=room,
+            online_link=online_link or ("" if room else group.online_link),
+            sequence=0,
+        )
+        _check_session_fields(session, group)
+        try:
+            _check_conflicts(session)
+        except ValidationError as exc:
+            local = timezone.localtime(starts, group.institution.tzinfo)
+            raise ValidationError(
+                {
+                    field: [f"{local:%Y-%m-%d %H:%M}: {m}" for m in messages]
+                    for field, messages in exc.message_dict.items()
+                }
+            ) from exc
+        _insert_in_sequence(group, session)
+        created.append(session)
+    audit_record(actor=by, action="schedule.created", obj=group, details={"sessions": len(created)})
+    return created
+
+
+@transaction.atomic
+def session_reschedule(
+    *, session: Session, by, starts_at=None, ends_at=None, room=None, online_link=None
+) -> Session:
+    """Move a session that has not taken place; members hear of it (see notifications)."""
+    require_role(by, session.institution_id, PLANNING_ROLES, _("reschedule sessions"))
+    if session.status != Session.Status.SCHEDULED:
+        raise ValidationError(_("Only a scheduled session can be moved."))
+    if session.has_begun():
+        raise ValidationError(_("A session that has begun cannot be moved."))
+    previous = {"starts_at": session.starts_at.isoformat(), "room": session.room_id}
+    if starts_at is not None:
+        length = session.ends_at - session.starts_at
+        session.starts_at = starts_at
+        session.ends_at = ends_at or starts_at + length
+    elif ends_at is not None:
+        session.ends_at = ends_at
+    if room is not None:
+        session.room = room or None
+    if online_link is not None:
+        session.online_link = online_link
+    _lock_rooms(session.room_id)
+    _check_session_fields(session, session.group)
+    _check_conflicts(session)
+    session.full_clean(exclude=["institution"])
+    session.save()
+    _renumber(session.group)
+    audit_record(
+        actor=by, action="session.rescheduled", obj=session, details={"previous": previous}
+    )
+    from notifications.hooks import session_changed
+
+    session_changed(session, kind="moved")
+    return session
+
+
+def _renumber(group: SupportGroup) -> None:
+    for number, pk in enumerate(
+        group.sessions.order_by("starts_at", "id").values_list("pk", flat=True), start=1
+    ):
+        Session.objects.filter(pk=pk).exclude(sequence=number).update(sequence=number)
+
+
+@transaction.atomic
+def session_cancel(
+    *, session: Session, by, reason: str, cancelled_by: str = Session.CancelledBy.CENTRE
+) -> Session:
+    """Cancel a session with a reason; members with a contact consent are told."""
+    require_role(by, session.institution_id, PLANNING_ROLES, _("cancel sessions"))
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.status == Session.Status.CANCELLED:
+        raise ValidationError(_("The session is already cancelled."))
+    if session.status != Session.Status.SCHEDULED:
+        raise ValidationError(_("A session that took place cannot be cancelled."))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Give the reason for the cancellation.")})
+    if cancelled_by not in Session.CancelledBy.values:
+        raise ValidationError(
+            {"cancelled_by": _("Say whether the centre or the facilitator cancelled.")}
+        )
+    session.status = Session.Status.CANCELLED
+    session.cancelled_by = cancelled_by
+    session.cancelled_by_user = by
+    session.cancellation_reason = reason.strip()
+    session.cancelled_at = timezone.now()
+    session.save()
+    audit_record(
+        actor=by,
+        action="session.cancelled",
+        obj=session,
+        details={"reason": session.cancellation_reason},
+    )
+    from notifications.hooks import session_changed
+
+    session_changed(session, kind="cancelled")
+    return session
+
+
+@transaction.atomic
+def session_mark_not_held(*, session: Session, by, reason: str = "") -> Session:
+    """Record that a session that began did not take place because the quorum was not reached."""
+    require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.status not in (Session.Status.SCHEDULED, Session.Status.HELD):
+        raise ValidationError(_("Only a scheduled or held session can be marked as not held."))
+    if not session.has_begun():
+        raise ValidationError(_("A session that has not begun cannot be marked as not held."))
+    if (
+        session.attendance_records.filter(status__in=["present", "late", "left_early"]).count()
+        >= session.group.min_size
+    ):
+        raise ValidationError(_("The quorum was reached: attendance shows enough people present."))
+    session.status = Session.Status.NOT_HELD
+    session.cancellation_reason = reason
+    session.save()
+    audit_record(actor=by, action="session.not_held", obj=session, details={"reason": reason})
+    return session
+
+
+@transaction.atomic
+def session_update(*, session: Session, by, theme=None, substitute_facilitator=...) -> Session:
+    """Set a session's theme or its substitute facilitator."""
+    require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
+    if theme is not None:
+        session.theme = theme
+    if substitute_facilitator is not ...:
+        from clinics.models import StaffMembership
+
+        if (
+            substitute_facilitator is not None
+            and not StaffMembership.objects.filter(
+                user=substitute_facilitator,
+                institution_id=session.institution_id,
+                is_active=True,
+                role__in=[Role.ADMIN, Role.FACILITATOR],
+            ).exists()
+        ):
+            raise ValidationError(
+                {
+                    "substitute_facilitator": _(
+                        "The substitute must be a facilitator of this institution."
+                    )
+                }
+            )
+        session.substitute_facilitator = substitute_facilitator
+        _check_conflicts(session)
+    session.full_clean(exclude=["institution"])
+    session.save()
+    audit_record(actor=by, action="session.changed", obj=session)
+    return session
+
+
+def _require_group_facilitator(session: Session, user) -> None:
+    """Notes are written and read by the facilitators of that group (or the session's substitute)."""
+    require_role(user, session.institution_id, CLINICAL_ROLES, _("write session notes"))
+    leads = (
+        session.group.facilitator_roles.filter(user=user).exists()
+        or session.substitute_facilitator_id == user.pk
+    )
+    if not leads:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(_("Only the facilitators of this group write its session notes."))
+
+
+@transaction.atomic
+def note_write(
+    *,
+    session: Session,
+    by,
+    text: str,
+    kind: str = SessionNote.Kind.GROUP,
+    participant=None,
+    theme: str = "",
+) -> SessionNote:
+    """Write or edit the group note, a participant's note or one's private note for a session.
+
+    A signed note is locked: edit it only by an addendum. Earlier texts of unsigned notes are kept.
+    """
+    _require_group_facilitator(session, by)
+    if session.status == Session.Status.CANCELLED:
+        raise ValidationError(_("A cancelled session has no notes."))
+    if not (text or "").strip():
+        raise ValidationError({"text": _("The note is empty.")})
+    if kind not in SessionNote.Kind.values:
+        raise ValidationError({"kind": _("Unknown kind of note.")})
+    if kind == SessionNote.Kind.PARTICIPANT:
+        if participant is None:
+            raise ValidationError({"participant": _("Say whom the note is about.")})
+        if participant.institution_id != session.institution_id:
+            raise ValidationError({"participant": _("Unknown participant.")})
+    else:
+        participant = None
+    lookup = {"session": session, "kind": kind}
+    if kind == SessionNote.Kind.PARTICIPANT:
+        lookup["participant"] = participant
+    if kind == SessionNote.Kind.PRIVATE:
+        lookup["author"] = by
+    note = SessionNote.objects.select_for_update().filter(**lookup).first()
+    if note is None:
+        note = SessionNote.objects.create(
+            session=session,
+            kind=kind,
+            participant=participant,
+            author=by,
+            text=text.strip(),
+            theme=theme,
+        )
+        action = "note.created"
+    else:
+        if note.is_signed:
+            raise ValidationError(
+                {"text": _("This note is signed and locked; add an addendum instead.")}
+            )
+        NoteRevision.objects.create(note=note, theme=note.theme, text=note.text, edited_by=by)
+        note.text = text.strip()
+        note.theme = theme
+        note.save()
+        action = "note.changed"
+    if kind == SessionNote.Kind.GROUP and theme and session.theme != theme:
+        Session.objects.filter(pk=session.pk).update(theme=theme, updated_at=timezone.now())
+    audit_record(
+        actor=by, action=action, obj=note, institution=session.institution, details={"kind": kind}
+    )
+    return note
+
+
+@transaction.atomic
+def note_sign(*, note: SessionNote, by) -> SessionNote:
+    """Sign a note, which locks it."""
+    _require_group_facilitator(note.session, by)
+    note = SessionNote.objects.select_for_update().get(pk=note.pk)
+    if note.is_signed:
+        raise ValidationError(_("This note is already signed."))
+    note.signed_at = timezone.now()
+    note.signed_by = by
+    note.save()
+    audit_record(actor=by, action="note.signed", obj=note, institution=note.session.institution)
+    return note
+
+
+@transaction.atomic
+def note_add_addendum(*, note: SessionNote, by, text: str) -> NoteAddendum:
+    """Add to a signed note without changing what was signed."""
+    _require_group_facilitator(note.session, by)
+    if not note.is_signed:
+        raise ValidationError(
+            _("An unsigned note can still be edited; addenda are for signed notes.")
+        )
+    if not (text or "").strip():
+        raise ValidationError({"text": _("The addendum is empty.")})
+    addendum = NoteAddendum.objects.create(note=note, author=by, text=text.strip())
+    audit_record(actor=by, action="note.addendum", obj=note, institution=note.session.institution)
+    return addendum

@@ -1,0 +1,81 @@
+"""Shared fixtures: two institutions and the personas of STYLE.md.
+
+Institution A: ewa (admin), anna (facilitator), marek (staff), olga (auditor).
+Institution B: karim (facilitator).
+"""
+
+import pytest
+
+from clinics.models import StaffMembership
+
+from .factories import (
+    GroupFacilitatorFactory,
+    GroupFactory,
+    InstitutionFactory,
+    MembershipFactory,
+    RoomFactory,
+    UserFactory,
+)
+
+Role = StaffMembership.Role
+
+
+@pytest.fixture
+def institution_a(db):
+    return InstitutionFactory(name="Day Ward A")
+
+
+@pytest.fixture
+def institution_b(db):
+    return InstitutionFactory(name="Counselling Centre B")
+
+
+def _persona(username, institution, role, profession=StaffMembership.Profession.PSYCHOLOGIST):
+    user = UserFactory(username=username, first_name=username.capitalize())
+    MembershipFactory(user=user, institution=institution, role=role, profession=profession)
+    return user
+
+
+@pytest.fixture
+def ewa(institution_a):
+    return _persona("ewa", institution_a, Role.ADMIN, StaffMembership.Profession.ADMINISTRATIVE)
+
+
+@pytest.fixture
+def anna(institution_a):
+    return _persona("anna", institution_a, Role.FACILITATOR)
+
+
+@pytest.fixture
+def marek(institution_a):
+    return _persona("marek", institution_a, Role.STAFF, StaffMembership.Profession.SOCIAL_WORKER)
+
+
+@pytest.fixture
+def olga(institution_a):
+    return _persona("olga", institution_a, Role.AUDITOR, StaffMembership.Profession.OTHER)
+
+
+@pytest.fixture
+def karim(institution_b):
+    return _persona("karim", institution_b, Role.FACILITATOR)
+
+
+@pytest.fixture
+def room_a(institution_a):
+    return RoomFactory(site__institution=institution_a, name="Room 1")
+
+
+@pytest.fixture
+def group_a(institution_a, anna):
+    """An open group in A led by anna."""
+    group = GroupFactory(institution=institution_a, name="Thursday depression group")
+    GroupFacilitatorFactory(group=group, user=anna)
+    return group
+
+
+@pytest.fixture
+def group_b(institution_b, karim):
+    group = GroupFactory(institution=institution_b, name="B bereavement group")
+    GroupFacilitatorFactory(group=group, user=karim)
+    return group
