@@ -41,12 +41,18 @@ GROUP_EDITABLE = (
 
 
 def _check_group_fields(group: SupportGroup) -> None:
+    """The rules a group's fields must keep together, with messages a planner understands
+    (checked before `full_clean`, whose constraint messages are generic)."""
     errors = {}
     if group.default_room_id and group.default_room.site.institution_id != group.institution_id:
         errors["default_room"] = _("This room belongs to another institution.")
     if group.membership_mode == SupportGroup.MembershipMode.SEMI_OPEN:
         points = group.entry_points
-        if not points or not all(isinstance(p, int) and p >= 1 for p in points):
+        if (
+            not points
+            or not isinstance(points, list)
+            or not all(isinstance(p, int) and p >= 1 for p in points)
+        ):
             errors["entry_points"] = _(
                 "A semi-open group needs its entry points: session numbers such as 1, 5, 9."
             )
@@ -56,7 +62,7 @@ def _check_group_fields(group: SupportGroup) -> None:
         errors["min_size"] = _("The minimum size cannot exceed the capacity.")
     if errors:
         raise ValidationError(errors)
-    group.entry_points = sorted(set(group.entry_points))
+    group.entry_points = sorted(set(group.entry_points or []))
 
 
 @transaction.atomic
@@ -67,8 +73,8 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
     if unknown:
         raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
     group = SupportGroup(institution=institution, **fields)
-    group.full_clean()
     _check_group_fields(group)
+    group.full_clean()
     group.save()
     for user, role in facilitators:
         group_facilitator_set(group=group, user=user, role=role, by=by)
@@ -85,8 +91,8 @@ def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
         raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
     for name, value in fields.items():
         setattr(group, name, value)
-    group.full_clean()
     _check_group_fields(group)
+    group.full_clean()
     group.save()
     audit_record(actor=by, action="group.changed", obj=group, details={"fields": sorted(fields)})
     return group
@@ -130,6 +136,11 @@ def group_facilitator_remove(*, group: SupportGroup, user, by) -> None:
     if not deleted:
         raise ValidationError({"user": _("This person does not facilitate the group.")})
     audit_record(actor=by, action="group.facilitator_removed", obj=group, details={"user": user.pk})
+
+
+def _check_group_not_ended(group: SupportGroup) -> None:
+    if group.status == SupportGroup.Status.ENDED:
+        raise ValidationError(_("The group has ended."))
 
 
 def _booked_users(session: Session) -> set[int]:
@@ -209,8 +220,7 @@ def session_schedule(
 ) -> Session:
     """Schedule one extra session of a group."""
     require_role(by, group.institution_id, PLANNING_ROLES, _("schedule sessions"))
-    if group.status == SupportGroup.Status.ENDED:
-        raise ValidationError(_("The group has ended."))
+    _check_group_not_ended(group)
     room = room if room is not None else (group.default_room if not online_link else None)
     _lock_rooms(room)
     session = Session(
@@ -260,8 +270,13 @@ def schedule_create(
     room=None,
     online_link: str = "",
 ) -> list[Session]:
-    """Generate a group's sessions from a recurrence rule, all or none: one clash refuses the lot."""
+    """Generate a group's sessions from a recurrence rule, all or none: one clash refuses the lot
+    (and leaves no recurrence rule behind).
+
+    `count` is the number of sessions created: skipped dates (holidays) do not use it up.
+    """
     require_role(by, group.institution_id, PLANNING_ROLES, _("schedule sessions"))
+    _check_group_not_ended(group)
     errors = {}
     if not weekdays or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
         errors["weekdays"] = _("Choose at least one weekday.")
@@ -335,6 +350,8 @@ def session_reschedule(
         raise ValidationError(_("A session that has begun cannot be moved."))
     previous = {"starts_at": session.starts_at.isoformat(), "room": session.room_id}
     if starts_at is not None:
+        if starts_at < timezone.now():
+            raise ValidationError({"starts_at": _("A session cannot be moved into the past.")})
         length = session.ends_at - session.starts_at
         session.starts_at = starts_at
         session.ends_at = ends_at or starts_at + length
