@@ -349,6 +349,30 @@ def enrollment_offer_seat(*, enrollment: Enrollment, by, hours: int = 72) -> Enr
 
 
 @transaction.atomic
+def enrollment_offer_lapse(*, enrollment: Enrollment, by, now=None) -> Enrollment:
+    """Release a seat whose offer expired untaken, so it can go to the next on the list.
+
+    `offered_at` stays: it records that this person had their turn.
+    """
+    if by is not None:
+        require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
+    now = now or timezone.now()
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    expires = enrollment.offer_expires_at
+    if enrollment.status != Status.WAITLISTED or expires is None or expires > now:
+        raise ValidationError(_("This enrollment has no expired offer of a seat."))
+    enrollment.offer_expires_at = None
+    enrollment.save()
+    audit_record(
+        actor=by,
+        action="enrollment.offer_lapsed",
+        obj=enrollment,
+        details={"expired_at": expires.isoformat()},
+    )
+    return enrollment
+
+
+@transaction.atomic
 def enrollment_walk_in(
     *, participant: Participant, group: SupportGroup, by, session: Session | None = None
 ) -> Enrollment:

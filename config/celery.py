@@ -1,11 +1,67 @@
-"""The Celery app. Configuration lives in settings.py under the CELERY_ namespace."""
+"""The Celery app. Configuration lives in settings.py under the CELERY_ namespace (late
+acknowledgement, redelivery of tasks lost with their worker, prefetch of one, JSON only, global
+time limits); the beat schedule of the periodic jobs lives here.
+
+Beat names tasks by string, so it imports none of them: `celery -A config beat` is cheap and
+a task module added later (reports) needs no change here. Run exactly one beat.
+"""
 
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("krag")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+QUARTER_HOUR = 15 * 60
+# A frequent job that waited in the queue longer than its period is dropped, not run late:
+# the next run does the same work.
+
+app.conf.beat_schedule = {
+    # Members: 24 hours ahead, checked every quarter of an hour.
+    "session-reminders": {
+        "task": "notifications.tasks.send_session_reminders",
+        "schedule": QUARTER_HOUR,
+        "options": {"expires": QUARTER_HOUR},
+    },
+    # Facilitators: today's sessions, early in the morning.
+    "facilitator-day-plans": {
+        "task": "notifications.tasks.send_day_plans",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "waiting-list-offers": {
+        "task": "notifications.tasks.offer_free_seats",
+        "schedule": QUARTER_HOUR,
+        "options": {"expires": QUARTER_HOUR},
+    },
+    "follow-up-notices": {
+        "task": "notifications.tasks.notify_follow_ups",
+        "schedule": QUARTER_HOUR,
+        "options": {"expires": QUARTER_HOUR},
+    },
+    "expire-consents": {
+        "task": "notifications.tasks.expire_consents",
+        "schedule": crontab(minute=5),
+    },
+    "expiring-consents": {
+        "task": "notifications.tasks.flag_expiring_consents",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "retention": {
+        "task": "notifications.tasks.erase_inactive_participants",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "outbox-stale-messages": {
+        "task": "notifications.tasks.dispatch_stale_messages",
+        "schedule": 10 * 60,
+        "options": {"expires": 10 * 60},
+    },
+    "monthly-summaries": {
+        "task": "reports.tasks.send_monthly_summaries",
+        "schedule": crontab(day_of_month=1, hour=5, minute=0),
+    },
+}

@@ -185,7 +185,12 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}  # filled by the apps that own periodic jobs (see notifications)
+# With late acknowledgement, a task still running when the broker connection drops is
+# redelivered by the broker: stop it rather than let two copies run.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# The beat schedule of the periodic jobs lives in config/celery.py.
+# --- Notifications (notifications/): the health check answers load balancers over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,8 +1,13 @@
-"""Where the domain tells the notification side that something members should hear of happened.
-
-The notifications work (outbox, tasks) plugs in here; until then nothing is sent.
-"""
+"""Where the domain tells the notification side that something members should hear of happened."""
 
 
 def session_changed(session, *, kind: str) -> None:
-    """A session was cancelled or moved: members with a contact consent will be told."""
+    """A session was cancelled or moved: members with a contact consent will be told.
+
+    Called inside the cancelling or moving transaction: the notices are written to the outbox
+    in that same transaction and handed to the workers with `transaction.on_commit`, so a
+    rolled-back change tells nobody and a committed one cannot lose its notices.
+    """
+    from .services import session_change_notices_enqueue
+
+    session_change_notices_enqueue(session=session, kind=kind)

@@ -1,0 +1,80 @@
+"""Celery tasks of the notification side. They take ids, call services and hold no rules.
+
+The periodic ones are listed in the beat schedule (config/celery.py). Each is idempotent: the
+outbox's unique keys make a second run write nothing new, so nothing is sent twice.
+"""
+
+import logging
+
+from celery import shared_task
+
+from attendance.services import consents_expire
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = services.MAX_ATTEMPTS - 1
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next try: 1, 2, 4, 8, 10 minutes.
+
+    Kept below the broker's visibility timeout (15 minutes), or Redis would hand the waiting
+    retry to a second worker.
+    """
+    return min(60 * 2**retries, 600)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def send_message(self, message_id: int) -> str:
+    """Send one outbox message; transient failures are retried with exponential backoff,
+    and after the last retry the message is marked failed with the error."""
+    try:
+        return services.outbox_send(message_id=message_id)
+    except services.TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            services.outbox_mark_failed(message_id=message_id, error=services._error_text(exc))
+            logger.warning("Outbox message %s failed for good: %r", message_id, exc)
+            return services.Status.FAILED
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@shared_task
+def send_session_reminders() -> int:
+    return len(services.reminders_enqueue())
+
+
+@shared_task
+def send_day_plans() -> int:
+    return len(services.day_plans_enqueue())
+
+
+@shared_task
+def offer_free_seats() -> int:
+    return len(services.waitlist_offers_run())
+
+
+@shared_task
+def notify_follow_ups() -> int:
+    return len(services.follow_up_notices_enqueue())
+
+
+@shared_task
+def flag_expiring_consents() -> int:
+    return len(services.expiring_consent_notices_enqueue())
+
+
+@shared_task
+def expire_consents() -> int:
+    return consents_expire()
+
+
+@shared_task
+def erase_inactive_participants() -> int:
+    return len(services.retention_erase_inactive())
+
+
+@shared_task
+def dispatch_stale_messages() -> int:
+    return len(services.outbox_dispatch_stale())
