@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .fields import EncryptedCharField
 from .querysets import InstitutionQuerySet, ParticipantQuerySet, RoomQuerySet, SiteQuerySet
 
 LANGUAGE_CHOICES = [("pl", _("Polish")), ("en", _("English")), ("ar", _("Arabic"))]
@@ -207,7 +208,7 @@ class Participant(models.Model):
     number = models.PositiveIntegerField(editable=False)
     code = models.CharField(_("code"), max_length=16, editable=False)
     alias = models.CharField(_("alias"), max_length=100)
-    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    legal_name = EncryptedCharField(_("legal name"), max_length=200, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     reminder_channel = models.CharField(

@@ -4,6 +4,8 @@ The embedded default (no variables set) is SQLite under var/ and Celery running 
 so one machine with only Python can run the whole product.
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -248,6 +250,24 @@ if not DEBUG:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Security hardening (issue 7) -----------------------------------------------------------
+# Encryption at rest of legal names and session notes (clinics/fields.py): Fernet keys,
+# comma-separated; the first encrypts, all decrypt (rotation: put a new key first, run
+# `manage.py rotate_encryption_keys`, then drop the old one). Only a development machine
+# (DEBUG) or the test settings may run on a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
+            "(generate one with `manage.py rotate_encryption_keys --generate-key`)."
+        )
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"krag-field-encryption:{SECRET_KEY}".encode()).digest()
+        ).decode()
+    ]
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinics.fields import EncryptedCharField, EncryptedTextField
 from clinics.models import LANGUAGE_CHOICES
 
 from .querysets import SessionNoteQuerySet, SessionQuerySet, SupportGroupQuerySet
@@ -326,8 +327,8 @@ class SessionNote(models.Model):
         related_name="session_notes",
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    theme = models.CharField(_("theme"), max_length=200, blank=True)
-    text = models.TextField(_("text"))
+    theme = EncryptedCharField(_("theme"), max_length=200, blank=True)
+    text = EncryptedTextField(_("text"))
     signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -374,8 +375,8 @@ class NoteRevision(models.Model):
     """The text a note had before an edit (unsigned notes only): nothing is silently overwritten."""
 
     note = models.ForeignKey(SessionNote, on_delete=models.PROTECT, related_name="revisions")
-    theme = models.CharField(max_length=200, blank=True)
-    text = models.TextField()
+    theme = EncryptedCharField(max_length=200, blank=True)
+    text = EncryptedTextField()
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -393,7 +394,7 @@ class NoteAddendum(models.Model):
 
     note = models.ForeignKey(SessionNote, on_delete=models.PROTECT, related_name="addenda")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField(_("text"))
+    text = EncryptedTextField(_("text"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,8 @@ os.environ.setdefault("SECURE_COOKIES", "off")
 # A test database per run; the pool is exercised by the benchmark and production, while tests
 # open and close many short connections that a pool would keep the test database busy with.
 os.environ.setdefault("DATABASE_POOL", "off")
+# Field encryption (clinics/fields.py): a fixed test-only key, so tests run with DEBUG off.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=")
 
 from config.settings import *  # noqa: E402, F403
 
