@@ -4,11 +4,37 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from .views.attendance import AttendanceRecordViewSet, ConsentViewSet, EnrollmentViewSet
+from .views.auth import LoginView, LogoutView
+from .views.calendar import CalendarFeedView
+from .views.clinics import (
+    InstitutionViewSet,
+    MeViewSet,
+    ParticipantViewSet,
+    RoomViewSet,
+    SiteViewSet,
+)
+from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
+
 router = DefaultRouter()
 # --- Resources (one block; keep registrations here) -------------------------------------------
+router.register("me", MeViewSet, basename="me")
+router.register("institutions", InstitutionViewSet, basename="institution")
+router.register("sites", SiteViewSet, basename="site")
+router.register("rooms", RoomViewSet, basename="room")
+router.register("participants", ParticipantViewSet, basename="participant")
+router.register("groups", GroupViewSet, basename="group")
+router.register("sessions", SessionViewSet, basename="session")
+router.register("notes", SessionNoteViewSet, basename="note")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("consents", ConsentViewSet, basename="consent")
+router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 # --- end of resources -------------------------------------------------------------------------
 
 urlpatterns = [
+    path("auth/token/", LoginView.as_view(), name="api-token"),
+    path("auth/logout/", LogoutView.as_view(), name="api-logout"),
+    path("calendar/<str:secret>.ics", CalendarFeedView.as_view(), name="api-calendar-feed"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

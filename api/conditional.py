@@ -1,0 +1,146 @@
+"""Offline-tolerant writes: ETags, If-Match / If-None-Match and Idempotency-Key replay.
+
+Mixed into the base viewset (api/views/base.py), so every resource behaves the same way.
+"""
+
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.http.request import RawPostDataException
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from .exceptions import Conflict, IdempotencyKeyReused, PreconditionFailed
+from .models import IdempotencyKey
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+IDEMPOTENT_METHODS = ("POST", "PUT", "PATCH")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def etag_for(data) -> str:
+    """A strong ETag: a hash of the object's JSON representation."""
+    digest = hashlib.sha256(JSONRenderer().render(data)).hexdigest()[:40]
+    return f'"{digest}"'
+
+
+def _tags(header: str) -> set[str]:
+    tags = set()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag:
+            tags.add(tag)
+    return tags
+
+
+def check_if_match(request, current_etag: str) -> None:
+    """A write that names the version it read (If-Match) is refused when that version is stale."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return
+    tags = _tags(header)
+    if "*" not in tags and current_etag not in tags:
+        raise PreconditionFailed()
+
+
+def fingerprint_of(request) -> str:
+    """What makes two requests "the same": method, path and body (JSON compared by meaning)."""
+    try:
+        body = request.body or b""
+    except RawPostDataException:  # already parsed as a stream; the path alone must do
+        body = b""
+    try:
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        pass
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b"\n" + request.get_full_path().encode() + b"\n")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+class _Replay(Exception):
+    def __init__(self, row: IdempotencyKey):
+        self.row = row
+
+
+class ConditionalRequestsMixin:
+    """ETag on every object answer, 304 for a matching If-None-Match, and idempotent writes.
+
+    A write with an Idempotency-Key runs in one transaction together with the claim of the key:
+    a concurrent duplicate blocks on the key's unique constraint until the first commits, then
+    replays its answer. Only successful answers are kept; a refused request wrote nothing, so
+    resending it is simply tried again.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in IDEMPOTENT_METHODS and request.headers.get(IDEMPOTENCY_HEADER):
+            with transaction.atomic():
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 400 or getattr(self, "_idempotency_replayed", False):
+                    transaction.set_rollback(True)
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key and request.method in IDEMPOTENT_METHODS and request.user.is_authenticated:
+            self._claim_idempotency_key(request, key)
+
+    def _claim_idempotency_key(self, request, key: str) -> None:
+        if len(key) > 255:
+            raise exceptions.ValidationError(
+                {IDEMPOTENCY_HEADER: [_("Use at most 255 characters.")]}
+            )
+        fingerprint = fingerprint_of(request)
+        try:
+            with transaction.atomic():
+                self._idempotency_row = IdempotencyKey.objects.create(
+                    user=request.user, key=key, fingerprint=fingerprint
+                )
+        except IntegrityError:
+            # A retried request carries the same Idempotency-Key: answer as the first time.
+            row = IdempotencyKey.objects.filter(user=request.user, key=key).first()
+            if row is None or row.status_code is None:
+                raise Conflict(
+                    _("A request with this Idempotency-Key is still in progress.")
+                ) from None
+            if row.fingerprint != fingerprint:
+                raise IdempotencyKeyReused() from None
+            raise _Replay(row) from None
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Replay):
+            self._idempotency_replayed = True
+            headers = {**exc.row.response_headers, "Idempotent-Replayed": "true"}
+            return Response(exc.row.response_body, status=exc.row.status_code, headers=headers)
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        data = getattr(response, "data", None)
+        is_object = isinstance(data, dict) and "results" not in data
+        if is_object and 200 <= response.status_code < 300 and not response.has_header("ETag"):
+            response["ETag"] = etag_for(data)
+            if request.method == "GET" and request.headers.get("If-None-Match"):
+                if response["ETag"] in _tags(request.headers["If-None-Match"]):
+                    not_modified = Response(status=status.HTTP_304_NOT_MODIFIED)
+                    not_modified["ETag"] = response["ETag"]
+                    return super().finalize_response(request, not_modified, *args, **kwargs)
+        row = getattr(self, "_idempotency_row", None)
+        if row is not None and 200 <= response.status_code < 300:
+            row.status_code = response.status_code
+            row.response_body = (
+                json.loads(JSONRenderer().render(data)) if data is not None else None
+            )
+            row.response_headers = {
+                name: response[name] for name in ("ETag", "Location") if response.has_header(name)
+            }
+            row.save(update_fields=["status_code", "response_body", "response_headers"])
+        return response

@@ -1,0 +1,182 @@
+"""Enrollments (with their state machine's verbs), consents and attendance records."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+
+from attendance.filtersets import AttendanceRecordFilterSet, ConsentFilterSet, EnrollmentFilterSet
+from attendance.models import AttendanceRecord, Consent, Enrollment
+from attendance.services import (
+    Mark,
+    attendance_record,
+    consent_grant,
+    consent_withdraw,
+    enrollment_admit,
+    enrollment_complete,
+    enrollment_refer,
+    enrollment_waitlist,
+    enrollment_walk_in,
+    enrollment_withdraw,
+)
+from clinics.roles import CLINICAL_ROLES
+
+from ..serializers.attendance import (
+    AdmitSerializer,
+    AttendanceRecordSerializer,
+    CompleteEnrollmentSerializer,
+    ConsentSerializer,
+    EnrollmentSerializer,
+    WithdrawEnrollmentSerializer,
+)
+from ..serializers.sessions import ReasonSerializer
+from .base import ScopedViewSet
+
+
+class _InputMixin:
+    def _input(self, serializer_class, request):
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class EnrollmentViewSet(
+    _InputMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    ScopedViewSet,
+):
+    """Memberships: referred → waitlisted → active → completed / withdrawn. `POST` refers a
+    participant to a group, or with `walk_in: true` admits a walk-in to an open group."""
+
+    queryset = Enrollment.objects.select_related("institution", "participant", "group")
+    serializer_class = EnrollmentSerializer
+    filterset_class = EnrollmentFilterSet
+    visible_to = CLINICAL_ROLES
+    ordering_fields = ["status", "waitlisted_at", "joined_on", "updated_at", "id"]
+    ordering = ["group_id", "status", "waitlisted_at", "id"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        if data.get("walk_in"):
+            enrollment = enrollment_walk_in(
+                participant=data["participant"],
+                group=data["group"],
+                session=data.get("session"),
+                by=self.request.user,
+            )
+        else:
+            enrollment = enrollment_refer(
+                participant=data["participant"],
+                group=data["group"],
+                referral_source=data.get("referral_source", Enrollment.ReferralSource.SELF),
+                reason=data.get("reason", ""),
+                by=self.request.user,
+            )
+        serializer.instance = self.get_queryset().get(pk=enrollment.pk)
+
+    def _done(self, enrollment):
+        return self.respond_with(self.get_queryset().get(pk=enrollment.pk))
+
+    @extend_schema(summary="Admit a referred or waitlisted participant", request=AdmitSerializer)
+    @action(detail=True, methods=["post"])
+    def admit(self, request, pk=None):
+        enrollment = self.get_object()
+        enrollment_admit(
+            enrollment=enrollment, by=request.user, **self._input(AdmitSerializer, request)
+        )
+        return self._done(enrollment)
+
+    @extend_schema(summary="Put a referred participant on the waiting list", request=None)
+    @action(detail=True, methods=["post"])
+    def waitlist(self, request, pk=None):
+        enrollment = self.get_object()
+        enrollment_waitlist(enrollment=enrollment, by=request.user)
+        return self._done(enrollment)
+
+    @extend_schema(
+        summary="End a membership or referral early", request=WithdrawEnrollmentSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        enrollment = self.get_object()
+        data = self._input(WithdrawEnrollmentSerializer, request)
+        enrollment_withdraw(enrollment=enrollment, by=request.user, **data)
+        return self._done(enrollment)
+
+    @extend_schema(
+        summary="Record that a member completed the group", request=CompleteEnrollmentSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        enrollment = self.get_object()
+        data = self._input(CompleteEnrollmentSerializer, request)
+        enrollment_complete(enrollment=enrollment, by=request.user, **data)
+        return self._done(enrollment)
+
+
+class ConsentViewSet(
+    _InputMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    ScopedViewSet,
+):
+    """Consent records. Never changed: a withdrawal is recorded on the grant, a new grant is a
+    new record."""
+
+    queryset = Consent.objects.select_related(
+        "institution", "participant", "group", "recorded_by", "withdrawn_by"
+    )
+    serializer_class = ConsentSerializer
+    filterset_class = ConsentFilterSet
+    visible_to = CLINICAL_ROLES
+    ordering_fields = ["granted_at", "updated_at", "id"]
+    ordering = ["participant_id", "purpose", "-granted_at", "id"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        consent = consent_grant(by=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=consent.pk)
+
+    @extend_schema(summary="Withdraw a consent (effective at once)", request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        consent = self.get_object()
+        consent_withdraw(consent=consent, by=request.user, **self._input(ReasonSerializer, request))
+        return self.respond_with(self.get_queryset().get(pk=consent.pk))
+
+
+class AttendanceRecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
+    """Individual marks, for sync (`updated_since`) and corrections (`PATCH`; history is kept).
+    Whole sessions are marked through sessions/{id}/attendance/."""
+
+    queryset = AttendanceRecord.objects.select_related(
+        "institution", "session__group", "participant", "recorded_by"
+    )
+    serializer_class = AttendanceRecordSerializer
+    filterset_class = AttendanceRecordFilterSet
+    visible_to = CLINICAL_ROLES
+    ordering_fields = ["recorded_at", "updated_at", "id"]
+    ordering = ["session_id", "participant_id", "id"]
+
+    def perform_update(self, serializer):
+        record, data = serializer.instance, serializer.validated_data
+        mark = Mark(
+            participant_id=record.participant_id,
+            status=data.get("status", record.status),
+            arrived_at=data.get("arrived_at", record.arrived_at),
+            left_at=data.get("left_at", record.left_at),
+        )
+        attendance_record(
+            session=record.session,
+            marks=[mark],
+            by=self.request.user,
+            source=AttendanceRecord.Source.MOBILE,
+        )
+        serializer.instance = self.get_queryset().get(pk=record.pk)

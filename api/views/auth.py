@@ -1,0 +1,74 @@
+"""Signing a device in and out with a token (django-rest-knox: stored hashed, expiring)."""
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from knox.auth import TokenAuthentication
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..serializers.clinics import MeSerializer
+from ..services import api_token_issue, api_token_revoke
+from ..throttling import LoginThrottle
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        max_length=128, style={"input_type": "password"}, trim_whitespace=False
+    )
+
+    def validate(self, attrs):
+        user = authenticate(
+            self.context.get("request"), username=attrs["username"], password=attrs["password"]
+        )
+        if user is None or not user.is_active:
+            raise serializers.ValidationError(
+                _("Unable to sign in with this username and password."), code="authorization"
+            )
+        attrs["user"] = user
+        return attrs
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text='Send as "Authorization: Token <token>".')
+    expiry = serializers.DateTimeField(allow_null=True)
+    user = MeSerializer()
+
+
+class LoginView(APIView):
+    """Sign in with username and password; answers a token for the Authorization header."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(
+        summary="Sign in: username and password → a token",
+        request=LoginSerializer,
+        responses={200: TokenSerializer},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data, context={"request": request._request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        instance, token = api_token_issue(user=user)
+        data = {"token": token, "expiry": instance.expiry, "user": user}
+        return Response(TokenSerializer(data).data)
+
+
+class LogoutView(APIView):
+    """Sign this device out: its token is revoked at once."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Sign out: revoke the token of this request", request=None, responses={204: None}
+    )
+    def post(self, request):
+        api_token_revoke(token=request.auth, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

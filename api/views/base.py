@@ -1,0 +1,49 @@
+"""The one base viewset: scoping, role visibility, conditional requests, throttling."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+
+from clinics.roles import ALL_ROLES
+
+from ..conditional import UNSAFE_METHODS, ConditionalRequestsMixin, check_if_match, etag_for
+from ..throttling import UserWriteThrottle
+
+
+class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
+    """Rows of the user's institutions only (`Model.objects.for_user`), further limited to the
+    institutions where the user holds one of `visible_to`; everything else is a 404.
+
+    `serializer_class` is the resource's representation: the ETag of an object is a hash of it,
+    and an unsafe request with a stale If-Match gets 412 before anything is written.
+    """
+
+    visible_to = ALL_ROLES
+    throttle_classes = [UserWriteThrottle]
+    # Actions whose representation is not the object's own (they check If-Match themselves).
+    own_etag_actions: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        roles = None if set(self.visible_to) == set(ALL_ROLES) else self.visible_to
+        return self.scope(self.queryset.all(), roles)
+
+    def scope(self, queryset, roles):
+        return queryset.for_user(self.request.user, roles=roles)
+
+    def get_object(self):
+        obj = super().get_object()
+        if self.request.method in UNSAFE_METHODS and self.action not in self.own_etag_actions:
+            check_if_match(self.request, etag_for(self.represent(obj)))
+        return obj
+
+    def represent(self, obj):
+        return self.serializer_class(obj, context=self.get_serializer_context()).data
+
+    def respond_with(self, obj, status=200):
+        from rest_framework.response import Response
+
+        return Response(self.represent(obj), status=status)
+
+
+def verb_schema(request, summary, description=""):
+    """Schema for a domain verb on one object: its small input, the object back."""
+    return extend_schema(request=request, summary=summary, description=description)

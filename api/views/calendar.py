@@ -1,0 +1,99 @@
+"""A user's upcoming sessions as an iCalendar (RFC 5545) feed at a secret, revocable address.
+
+The feed carries no participant data: group, times, room and status only.
+"""
+
+import datetime
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from icalendar import Calendar, Event
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from sessions.models import Session
+
+from ..models import CalendarFeedToken
+
+PAST = datetime.timedelta(days=30)
+AHEAD = datetime.timedelta(days=366)
+MAX_EVENTS = 1000
+STATUS = {
+    Session.Status.SCHEDULED: "CONFIRMED",
+    Session.Status.HELD: "CONFIRMED",
+    Session.Status.NOT_HELD: "CANCELLED",
+    Session.Status.CANCELLED: "CANCELLED",
+}
+
+
+def calendar_for(user, host: str) -> bytes:
+    now = timezone.now()
+    sessions = (
+        Session.objects.for_user(user)
+        .facilitated_by(user)
+        .filter(starts_at__gte=now - PAST, starts_at__lt=now + AHEAD)
+        .select_related("institution", "group", "room__site")
+        .order_by("starts_at", "id")[:MAX_EVENTS]
+    )
+    cal = Calendar()
+    cal.add("prodid", "-//Krąg//Support group sessions//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "Krąg")
+    for session in sessions:
+        tz = session.institution.tzinfo
+        event = Event()
+        event.add("uid", f"session-{session.pk}@{host}")
+        event.add("dtstamp", now)
+        event.add("last-modified", session.updated_at)
+        event.add("dtstart", timezone.localtime(session.starts_at, tz))
+        event.add("dtend", timezone.localtime(session.ends_at, tz))
+        event.add("summary", f"{session.group.name} #{session.sequence}")
+        event.add("status", STATUS.get(session.status, "CONFIRMED"))
+        if session.room_id:
+            event.add("location", f"{session.room.name}, {session.room.site.name}")
+        if session.online_link:
+            event.add("url", session.online_link)
+        if session.theme:
+            event.add("description", session.theme)
+        cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+class CalendarFeedView(APIView):
+    """The feed itself; the secret in the address is the only credential."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Your upcoming sessions as iCalendar (subscribe from a calendar app)",
+        description="Create the address with `POST me/calendar/`, revoke it with "
+        "`DELETE me/calendar/`. Times carry the institution's time zone (TZID + VTIMEZONE).",
+        auth=[],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="RFC 5545"
+            )
+        },
+    )
+    def get(self, request, secret: str):
+        token = (
+            CalendarFeedToken.objects.filter(
+                digest=CalendarFeedToken.digest_of(secret), revoked_at__isnull=True
+            )
+            .select_related("user")
+            .first()
+        )
+        if token is None or not token.user.is_active:
+            raise NotFound()
+        CalendarFeedToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        body = calendar_for(token.user, request.get_host().split(":")[0] or "krag")
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="krag.ics"'
+        response["Cache-Control"] = "private, max-age=300"
+        return response

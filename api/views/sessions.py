@@ -1,0 +1,364 @@
+"""Groups, sessions (with the roster and the domain verbs) and session notes."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from attendance.models import AttendanceRecord
+from attendance.services import Mark, attendance_record, session_roster
+from clinics.roles import CLINICAL_ROLES
+from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
+from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
+from sessions.services import (
+    group_create,
+    group_facilitator_remove,
+    group_facilitator_set,
+    group_update,
+    note_add_addendum,
+    note_sign,
+    note_write,
+    schedule_create,
+    session_cancel,
+    session_mark_not_held,
+    session_reschedule,
+    session_schedule,
+    session_update,
+)
+
+from ..conditional import check_if_match, etag_for
+from ..permissions import HasClinicalRole
+from ..serializers.attendance import MarkSerializer, RosterPutSerializer, RosterSerializer
+from ..serializers.sessions import (
+    AddendumSerializer,
+    CancelSerializer,
+    FacilitatorRemoveSerializer,
+    GroupFacilitatorSerializer,
+    GroupSerializer,
+    ReasonSerializer,
+    ScheduleSerializer,
+    SessionNoteSerializer,
+    SessionSerializer,
+    session_display,
+)
+from .base import ScopedViewSet
+
+FACILITATORS = Prefetch(
+    "facilitator_roles", queryset=GroupFacilitator.objects.select_related("user")
+)
+
+
+class GroupViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
+    """Support groups. Planning (create, change, facilitators, schedule) is for admins and
+    facilitators; staff and auditors read."""
+
+    queryset = SupportGroup.objects.select_related(
+        "institution", "default_room__site"
+    ).prefetch_related(FACILITATORS)
+    serializer_class = GroupSerializer
+    filterset_class = SupportGroupFilterSet
+    ordering_fields = ["name", "starts_on", "status", "updated_at", "id"]
+    ordering = ["name", "id"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        facilitators = [(f["user"], f["role"]) for f in data.pop("facilitator_roles", [])]
+        group = group_create(by=self.request.user, facilitators=facilitators, **data)
+        serializer.instance = self.get_queryset().get(pk=group.pk)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("institution", None)
+        group = group_update(group=serializer.instance, by=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=group.pk)
+
+    @extend_schema(
+        summary="Add a facilitator to the group or change their role",
+        request=GroupFacilitatorSerializer,
+        responses=GroupSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def facilitators(self, request, pk=None):
+        group = self.get_object()
+        data = self._input(GroupFacilitatorSerializer, request)
+        group_facilitator_set(group=group, user=data["user"], role=data["role"], by=request.user)
+        return self.respond_with(self.get_queryset().get(pk=group.pk))
+
+    @extend_schema(
+        summary="Take a facilitator off the group",
+        request=FacilitatorRemoveSerializer,
+        responses=GroupSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="remove-facilitator")
+    def remove_facilitator(self, request, pk=None):
+        group = self.get_object()
+        data = self._input(FacilitatorRemoveSerializer, request)
+        group_facilitator_remove(group=group, user=data["user"], by=request.user)
+        return self.respond_with(self.get_queryset().get(pk=group.pk))
+
+    @extend_schema(
+        summary="Generate the group's sessions from a recurrence rule (all or none)",
+        request=ScheduleSerializer,
+        responses={201: SessionSerializer(many=True)},
+    )
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        group = self.get_object()
+        data = dict(self._input(ScheduleSerializer, request))
+        data["skip_dates"] = data.get("skip_dates") or []
+        sessions = schedule_create(group=group, by=request.user, **data)
+        rows = SessionViewSet.queryset.filter(pk__in=[s.pk for s in sessions])
+        context = self.get_serializer_context()
+        return Response(
+            SessionSerializer(rows, many=True, context=context).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def _input(self, serializer_class, request):
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class SessionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
+    """Sessions of your institutions' groups. "My sessions today" is `?mine=true&date=today`;
+    this week's: `?mine=true&week=today`."""
+
+    queryset = Session.objects.select_related(
+        "institution", "group", "room__site", "substitute_facilitator"
+    ).prefetch_related(Prefetch("group__facilitator_roles", queryset=FACILITATORS.queryset))
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilterSet
+    ordering_fields = ["starts_at", "updated_at", "sequence", "id"]
+    ordering = ["starts_at", "id"]
+    own_etag_actions = ("attendance",)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        session = session_schedule(
+            group=data["group"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            room=data.get("room"),
+            online_link=data.get("online_link", ""),
+            theme=data.get("theme", ""),
+            by=self.request.user,
+        )
+        serializer.instance = self.get_queryset().get(pk=session.pk)
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        session, data = serializer.instance, serializer.validated_data
+        moves = {k: data[k] for k in ("starts_at", "ends_at", "online_link") if k in data}
+        if "room" in data:
+            moves["room"] = data["room"] or ""
+        if moves:
+            session = session_reschedule(session=session, by=self.request.user, **moves)
+        changes = {k: data[k] for k in ("theme", "substitute_facilitator") if k in data}
+        if changes:
+            session = session_update(session=session, by=self.request.user, **changes)
+        serializer.instance = self.get_queryset().get(pk=session.pk)
+
+    @extend_schema(summary="Cancel a session, with a reason", request=CancelSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        session = self.get_object()
+        data = self._input(CancelSerializer, request)
+        session_cancel(session=session, by=request.user, **data)
+        return self.respond_with(self.get_queryset().get(pk=session.pk))
+
+    @extend_schema(
+        summary="Record that the session was not held (no quorum)", request=ReasonSerializer
+    )
+    @action(detail=True, methods=["post"], url_path="not-held")
+    def not_held(self, request, pk=None):
+        session = self.get_object()
+        data = self._input(ReasonSerializer, request)
+        session_mark_not_held(session=session, by=request.user, **data)
+        return self.respond_with(self.get_queryset().get(pk=session.pk))
+
+    @extend_schema(
+        summary="The session's roster with each person's mark",
+        responses=RosterSerializer,
+        methods=["GET"],
+    )
+    @extend_schema(
+        summary="Record all marks of the session at once (all or none)",
+        description="Per-person refusals come back under `marks`, keyed by participant id. "
+        "Send the roster's ETag in If-Match to refuse overwriting someone else's marks.",
+        request=RosterPutSerializer,
+        responses=RosterSerializer,
+        methods=["PUT"],
+    )
+    @action(
+        detail=True,
+        methods=["get", "put"],
+        permission_classes=ScopedViewSet.permission_classes + [HasClinicalRole],
+    )
+    def attendance(self, request, pk=None):
+        session = self.get_object()
+        if request.method == "PUT":
+            check_if_match(request, etag_for(self._roster(session)))
+            marks = self._marks(request)
+            try:
+                attendance_record(
+                    session=session,
+                    marks=marks,
+                    by=request.user,
+                    source=AttendanceRecord.Source.MOBILE,
+                )
+            except DjangoValidationError as exc:
+                if hasattr(exc, "error_dict") and all(k.isdigit() for k in exc.error_dict):
+                    raise serializers.ValidationError({"marks": exc.message_dict}) from exc
+                raise
+            session = self.get_queryset().get(pk=session.pk)
+        return Response(self._roster(session))
+
+    def _marks(self, request) -> list[Mark]:
+        body = RosterPutSerializer(data=request.data)
+        if not isinstance(request.data, dict) or not isinstance(request.data.get("marks"), list):
+            body.is_valid(raise_exception=True)
+        errors, marks = {}, []
+        for index, item in enumerate(request.data["marks"]):
+            mark = MarkSerializer(data=item)
+            key = item.get("participant") if isinstance(item, dict) else None
+            key = str(key) if isinstance(key, int) and not isinstance(key, bool) else f"#{index}"
+            if not mark.is_valid():
+                errors[key] = mark.errors
+                continue
+            marks.append(
+                Mark(
+                    participant_id=mark.validated_data["participant"],
+                    status=mark.validated_data["status"],
+                    arrived_at=mark.validated_data.get("arrived_at"),
+                    left_at=mark.validated_data.get("left_at"),
+                )
+            )
+        if len(request.data["marks"]) > 500:
+            errors["non_field_errors"] = [_("At most 500 marks in one request.")]
+        if errors:
+            raise serializers.ValidationError({"marks": errors})
+        return marks
+
+    def _roster(self, session) -> dict:
+        records = {
+            r.participant_id: r
+            for r in session.attendance_records.select_related("participant", "enrollment")
+        }
+        entries = []
+        for enrollment in session_roster(session):
+            record = records.pop(enrollment.participant_id, None)
+            entries.append(self._entry(enrollment.participant, enrollment, record, True))
+        for record in records.values():  # marked earlier, no longer a member that day
+            entries.append(self._entry(record.participant, record.enrollment, record, False))
+        data = {
+            "session": {"id": session.pk, "display": session_display(session)},
+            "session_status": session.status,
+            "marks": entries,
+        }
+        return RosterSerializer(data).data
+
+    @staticmethod
+    def _entry(participant, enrollment, record, on_roster) -> dict:
+        return {
+            "participant": {"id": participant.pk, "display": participant.alias},
+            "enrollment": enrollment.pk if enrollment else None,
+            "is_walk_in": bool(enrollment and enrollment.is_walk_in),
+            "on_roster": on_roster,
+            "status": record.status if record else None,
+            "arrived_at": record.arrived_at if record else None,
+            "left_at": record.left_at if record else None,
+            "version": record.version if record else None,
+            "recorded_at": record.recorded_at if record else None,
+        }
+
+    def _input(self, serializer_class, request):
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class SessionNoteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
+    """Session notes, readable by the facilitators of that group only (private notes by their
+    author only). Writing to an existing note's kind edits it; signed notes take addenda."""
+
+    queryset = SessionNote.objects.select_related(
+        "session__group", "participant", "author", "signed_by"
+    ).prefetch_related("addenda__author")
+    serializer_class = SessionNoteSerializer
+    filterset_class = SessionNoteFilterSet
+    visible_to = CLINICAL_ROLES
+    ordering_fields = ["created_at", "updated_at", "id"]
+    ordering = ["-created_at", "id"]
+
+    def scope(self, queryset, roles):
+        return queryset.readable_by(self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        note = note_write(
+            session=data["session"],
+            by=self.request.user,
+            text=data.get("text", ""),
+            kind=data.get("kind", SessionNote.Kind.GROUP),
+            participant=data.get("participant"),
+            theme=data.get("theme", ""),
+        )
+        serializer.instance = self.get_queryset().get(pk=note.pk)
+
+    def perform_update(self, serializer):
+        note, data = serializer.instance, serializer.validated_data
+        for name in ("session", "kind", "participant"):
+            if name in data and data[name] != getattr(note, name):
+                raise serializers.ValidationError({name: _("This cannot be changed.")})
+        note = note_write(
+            session=note.session,
+            by=self.request.user,
+            text=data.get("text", note.text),
+            kind=note.kind,
+            participant=note.participant,
+            theme=data.get("theme", note.theme),
+        )
+        serializer.instance = self.get_queryset().get(pk=note.pk)
+
+    @extend_schema(summary="Sign the note, which locks it", request=None)
+    @action(detail=True, methods=["post"])
+    def sign(self, request, pk=None):
+        note = self.get_object()
+        note_sign(note=note, by=request.user)
+        return self.respond_with(self.get_queryset().get(pk=note.pk))
+
+    @extend_schema(
+        summary="Add an addendum to a signed note",
+        request=AddendumSerializer,
+        responses={201: SessionNoteSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def addenda(self, request, pk=None):
+        note = self.get_object()
+        serializer = AddendumSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        note_add_addendum(note=note, by=request.user, text=serializer.validated_data["text"])
+        return self.respond_with(self.get_queryset().get(pk=note.pk), status=201)
