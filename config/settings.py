@@ -6,6 +6,7 @@ so one machine with only Python can run the whole product.
 
 import base64
 import hashlib
+import datetime
 import os
 from pathlib import Path
 
@@ -213,8 +214,17 @@ REST_FRAMEWORK = {
         "login": env_str("THROTTLE_LOGIN", "10/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # The API speaks JSON only: errors are never an HTML page (api/exceptions.py maps the
+    # services' ValidationError / PermissionDenied to 400 / 403 with field messages).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
-REST_KNOX = {"TOKEN_TTL_HOURS": env_int("API_TOKEN_TTL_HOURS", 24 * 14)}
+# Device tokens (django-rest-knox): only a hash is stored; they expire and logout revokes them.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24 * 14)),
+    "AUTO_REFRESH": False,
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Krąg API",
@@ -225,6 +235,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    # Several models have a `status`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "GroupStatusEnum": "sessions.models.SupportGroup.Status",
+        "SessionStatusEnum": "sessions.models.Session.Status",
+        "EnrollmentStatusEnum": "attendance.models.Enrollment.Status",
+        "ConsentStatusEnum": "attendance.models.Consent.Status",
+        "AttendanceStatusEnum": "attendance.models.AttendanceRecord.Status",
+    },
 }
 
 CACHES = {
