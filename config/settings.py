@@ -5,8 +5,8 @@ so one machine with only Python can run the whole product.
 """
 
 import base64
-import hashlib
 import datetime
+import hashlib
 import os
 from pathlib import Path
 
