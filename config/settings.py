@@ -148,9 +148,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/"
+# Staff web UI (staff/): its own sign-in page; the admin keeps its own.
+LOGIN_URL = "staff:login"
+LOGIN_REDIRECT_URL = "staff:today"
+LOGOUT_REDIRECT_URL = "staff:login"
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -291,6 +292,61 @@ if not FIELD_ENCRYPTION_KEYS:
             hashlib.sha256(f"krag-field-encryption:{SECRET_KEY}".encode()).digest()
         ).decode()
     ]
+
+INSTALLED_APPS += [
+    "axes",  # sign-in lockout
+    "django_otp",  # two-factor sign-in (TOTP)
+    "django_otp.plugins.otp_totp",
+    "csp",  # the Content-Security-Policy header
+    "security",  # two-factor pages and policy, lockout and CSP wiring
+]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "csp.middleware.CSPMiddleware")
+_auth = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_auth + 1 : _auth + 1] = [
+    "django_otp.middleware.OTPMiddleware",
+    "security.middleware.TwoFactorMiddleware",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
+
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from one
+# address, that pair is refused for AXES_COOLOFF_MINUTES — in the staff UI, the admin and the
+# API token login alike (they all call authenticate(request=...)). The address is REMOTE_ADDR,
+# as for the audit log: behind a proxy that sets X-Forwarded-For, set AXES_PROXY_COUNT.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
+if env_int("AXES_PROXY_COUNT", 0):
+    AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# Two-factor sign-in (django-otp, TOTP): optional for every staff member, required for the
+# admins of an institution with "require two-factor sign-in" on (security/two_factor.py).
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Krąg")
+
+# Content-Security-Policy (django-csp): scripts only from our own origin, no inline script.
+# Inline styles stay allowed: the API docs page (drf-spectacular) carries a <style> block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        **({"report-uri": [env_str("CSP_REPORT_URI")]} if env_str("CSP_REPORT_URI") else {}),
+    }
+}
 
 LOGGING = {
     "version": 1,

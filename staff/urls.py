@@ -1,1 +1,67 @@
-urlpatterns = []
+"""The staff web UI, served at the site root."""
+
+from django.urls import path
+
+from .views import auth, calendar, groups, participants, reports, sessions, today
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", today.today, name="today"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("follow-ups/<int:pk>/done/", today.follow_up_done, name="follow_up_done"),
+    path("calendar/", calendar.calendar, name="calendar"),
+    path("sessions/<int:pk>/", sessions.session_detail, name="session"),
+    path("sessions/<int:pk>/mark/", sessions.session_mark, name="session_mark"),
+    path("sessions/<int:pk>/mark-all/", sessions.session_mark_all, name="session_mark_all"),
+    path("sessions/<int:pk>/note/", sessions.session_note, name="session_note"),
+    path("sessions/<int:pk>/sign/", sessions.session_sign, name="session_sign"),
+    path("sessions/<int:pk>/walk-in/", sessions.session_walk_in, name="session_walk_in"),
+    path("sessions/<int:pk>/cancel/", sessions.session_cancel_view, name="session_cancel"),
+    path(
+        "sessions/<int:pk>/reschedule/",
+        sessions.session_reschedule_view,
+        name="session_reschedule",
+    ),
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/new/", groups.group_new, name="group_new"),
+    path("groups/<int:pk>/", groups.group_detail, name="group"),
+    path("groups/<int:pk>/members/", groups.group_add_member, name="group_add_member"),
+    path(
+        "groups/<int:pk>/enrollments/<int:enrollment>/<str:verb>/",
+        groups.enrollment_action,
+        name="enrollment_action",
+    ),
+    path("groups/<int:pk>/facilitators/", groups.group_facilitator, name="group_facilitator"),
+    path("participants/", participants.participant_list, name="participants"),
+    path("participants/<int:pk>/", participants.participant_detail, name="participant"),
+    path(
+        "participants/<int:pk>/consents/",
+        participants.consent_record,
+        name="participant_consent",
+    ),
+    path(
+        "participants/<int:pk>/consents/<int:consent>/withdraw/",
+        participants.consent_withdraw_view,
+        name="consent_withdraw",
+    ),
+    path(
+        "participants/<int:pk>/identity/",
+        participants.participant_identity,
+        name="participant_identity",
+    ),
+    path("reports/", reports.report_list, name="reports"),
+]

@@ -1,0 +1,17 @@
+from django import template
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+@register.filter
+def percent(value):
+    """0.875 -> "88 %" formatted for the active language; None -> an en dash."""
+    if value is None:
+        return "–"
+    return f"{number_format(round(value * 100))} %"
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

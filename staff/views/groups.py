@@ -1,0 +1,350 @@
+"""Groups: the list, one group (members, waiting list, sessions, rates, chart), creating a group
+with its schedule, and the membership actions."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from attendance.models import Consent, Enrollment
+from attendance.services import (
+    enrollment_admit,
+    enrollment_complete,
+    enrollment_offer_seat,
+    enrollment_waitlist,
+    enrollment_withdraw,
+    seats_taken,
+)
+from clinics.models import Room
+from clinics.roles import Role, role_of
+from sessions.models import GroupFacilitator, SupportGroup
+from sessions.services import group_facilitator_set
+
+from ..access import (
+    add_service_errors,
+    can_plan,
+    clinical_institutions,
+    error_text,
+    get_group,
+    groups_for,
+    home_institution,
+    participants_for,
+    staff_view,
+)
+from ..forms import AddMemberForm, FacilitatorForm, GroupForm, ScheduleForm
+from ..services import ScheduleRefused, group_create_with_schedule, member_add
+from ..stats import member_rates, session_chart
+
+# The consents shown at a glance next to each member.
+CONSENT_COLUMNS = (
+    Consent.Purpose.PARTICIPATION,
+    Consent.Purpose.HEALTH_DATA,
+    Consent.Purpose.CONTACT,
+    Consent.Purpose.DISCLOSURE,
+)
+
+
+@staff_view
+def group_list(request):
+    groups = (
+        groups_for(request.user)
+        .annotate(members=Count("enrollments", filter=Q(enrollments__status="active")))
+        .order_by("status", "name")
+    )
+    institution = home_institution(request.user)
+    return render(
+        request,
+        "staff/groups.html",
+        {
+            "nav": "groups",
+            "groups": groups,
+            "can_plan": institution is not None and can_plan(request.user, institution),
+        },
+    )
+
+
+def _facilitator_users(institution):
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__institution=institution,
+            memberships__is_active=True,
+            memberships__role__in=[Role.ADMIN, Role.FACILITATOR],
+        )
+        .order_by("first_name", "username")
+    )
+
+
+def _group_context(request, group, **forms):
+    user = request.user
+    members = list(
+        group.enrollments.filter(status=Enrollment.Status.ACTIVE)
+        .select_related("participant")
+        .order_by("participant__number")
+    )
+    participant_ids = [e.participant_id for e in members]
+    active = Consent.objects.active().filter(participant_id__in=participant_ids)
+    consents: dict[int, set] = {}
+    for participant_id, purpose, consent_group in active.values_list(
+        "participant_id", "purpose", "group_id"
+    ):
+        if purpose == Consent.Purpose.PARTICIPATION and consent_group not in (None, group.pk):
+            continue
+        consents.setdefault(participant_id, set()).add(purpose)
+    rates = member_rates(group)
+    purposes = dict(Consent.Purpose.choices)
+    member_rows = [
+        {
+            "enrollment": e,
+            "participant": e.participant,
+            "consents": [
+                (purpose, purposes[purpose], purpose in consents.get(e.participant_id, set()))
+                for purpose in CONSENT_COLUMNS
+            ],
+            "rate": rates.get(e.participant_id),
+        }
+        for e in members
+    ]
+    now = timezone.now()
+    sessions = group.sessions.select_related("room").order_by("starts_at")
+    taken = seats_taken(group)
+    planner = can_plan(user, group.institution_id)
+    add_member_form = forms.get("add_member_form") or AddMemberForm(
+        participants=_candidates(user, group),
+        initial={"then": "admit", "referral_source": Enrollment.ReferralSource.SELF},
+    )
+    return {
+        "nav": "groups",
+        "group": group,
+        "facilitators": group.facilitator_roles.select_related("user"),
+        "member_rows": member_rows,
+        "consent_columns": [(p, purposes[p]) for p in CONSENT_COLUMNS],
+        "waiting": group.enrollments.waitlist().select_related("participant"),
+        "referred": group.enrollments.filter(status=Enrollment.Status.REFERRED).select_related(
+            "participant"
+        ),
+        "past": [s for s in sessions if s.starts_at < now],
+        "future": [s for s in sessions if s.starts_at >= now],
+        "now": now,
+        "chart": session_chart(group),
+        "seats_taken": taken,
+        "seats_free": max(group.capacity - taken, 0),
+        "can_plan": planner,
+        "is_admin": role_of(user, group.institution_id) == Role.ADMIN,
+        "add_member_form": add_member_form,
+        "facilitator_form": forms.get("facilitator_form")
+        or FacilitatorForm(users=_facilitator_users(group.institution)),
+        "action_errors": forms.get("action_errors", {}),
+    }
+
+
+def _candidates(user, group):
+    """Participants of the institution who are not already in, waiting for or referred to it."""
+    already = group.enrollments.open().values("participant_id")
+    return (
+        participants_for(user)
+        .filter(institution=group.institution_id)
+        .not_erased()
+        .exclude(pk__in=already)
+        .order_by("number")
+    )
+
+
+@staff_view
+def group_detail(request, pk):
+    group = get_group(request.user, pk)
+    return render(request, "staff/group.html", _group_context(request, group))
+
+
+@staff_view
+@require_POST
+def group_add_member(request, pk):
+    group = get_group(request.user, pk)
+    form = AddMemberForm(request.POST, participants=_candidates(request.user, group))
+    if form.is_valid():
+        try:
+            member_add(
+                group=group,
+                participant=form.cleaned_data["participant"],
+                by=request.user,
+                referral_source=form.cleaned_data["referral_source"],
+                then=form.cleaned_data["then"],
+            )
+        except ValidationError as exc:
+            # A closed group's refusal of a late joiner (and the like) belongs to the person.
+            if hasattr(exc, "error_dict"):
+                add_service_errors(form, exc)
+            else:
+                for message in exc.messages:
+                    form.add_error("participant", message)
+        else:
+            messages.success(request, _("The participant is added to the group."))
+            return redirect("staff:group", group.pk)
+    return render(
+        request,
+        "staff/group.html",
+        _group_context(request, group, add_member_form=form),
+        status=400,
+    )
+
+
+@staff_view
+@require_POST
+def enrollment_action(request, pk, enrollment, verb):
+    group = get_group(request.user, pk)
+    enrollment = get_object_or_404(group.enrollments.all(), pk=enrollment)
+    reason = request.POST.get("reason", "")
+    try:
+        if verb == "admit":
+            override = request.POST.get("override") == "1"
+            enrollment_admit(enrollment=enrollment, by=request.user, override=override)
+            done = _("Admitted.")
+        elif verb == "offer":
+            enrollment_offer_seat(enrollment=enrollment, by=request.user)
+            done = _("The seat is offered and held for 72 hours.")
+        elif verb == "waitlist":
+            enrollment_waitlist(enrollment=enrollment, by=request.user)
+            done = _("Put on the waiting list.")
+        elif verb == "withdraw":
+            enrollment_withdraw(enrollment=enrollment, by=request.user, reason=reason)
+            done = _("The membership has ended.")
+        elif verb == "complete":
+            enrollment_complete(enrollment=enrollment, by=request.user, reason=reason)
+            done = _("Recorded as completed.")
+        else:
+            raise Http404
+    except ValidationError as exc:
+        context = _group_context(request, group, action_errors={enrollment.pk: error_text(exc)})
+        return render(request, "staff/group.html", context, status=400)
+    messages.success(request, done)
+    return redirect("staff:group", group.pk)
+
+
+@staff_view
+@require_POST
+def group_facilitator(request, pk):
+    group = get_group(request.user, pk)
+    if not can_plan(request.user, group.institution_id):
+        raise PermissionDenied(
+            _("Your role does not allow this: %(action)s")
+            % {"action": _("change a group's facilitators")}
+        )
+    form = FacilitatorForm(request.POST, users=_facilitator_users(group.institution))
+    if form.is_valid():
+        try:
+            group_facilitator_set(
+                group=group,
+                user=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The group's facilitators are updated."))
+            return redirect("staff:group", group.pk)
+    return render(
+        request,
+        "staff/group.html",
+        _group_context(request, group, facilitator_form=form),
+        status=400,
+    )
+
+
+@staff_view
+def group_new(request):
+    """Create a group and its schedule in one form; nothing is created if any part is refused."""
+    institution = clinical_institutions(request.user).order_by("pk").first()
+    if institution is None:
+        raise PermissionDenied(
+            _("Your role does not allow this: %(action)s") % {"action": _("create groups")}
+        )
+    if not can_plan(request.user, institution):
+        raise PermissionDenied(
+            _("Your role does not allow this: %(action)s") % {"action": _("create groups")}
+        )
+    rooms = Room.objects.for_institution(institution).filter(is_active=True)
+    users = _facilitator_users(institution)
+    data = request.POST or None
+    group_form = GroupForm(
+        data, rooms=rooms, prefix="g", initial={"language": institution.language}
+    )
+    schedule_form = ScheduleForm(data, prefix="s")
+    lead_default = request.user.pk if users.filter(pk=request.user.pk).exists() else None
+    lead_form = FacilitatorForm(
+        data,
+        users=users,
+        prefix="f",
+        initial={"user": lead_default, "role": GroupFacilitator.Role.LEAD},
+    )
+    if request.method == "POST" and all(
+        [group_form.is_valid(), schedule_form.is_valid(), lead_form.is_valid()]
+    ):
+        g = group_form.cleaned_data
+        s = schedule_form.cleaned_data
+        try:
+            group, sessions = group_create_with_schedule(
+                institution=institution,
+                by=request.user,
+                facilitators=[(lead_form.cleaned_data["user"], lead_form.cleaned_data["role"])],
+                group_fields={
+                    "name": g["name"],
+                    "category": g["category"],
+                    "membership_mode": g["membership_mode"],
+                    "entry_points": g["entry_points"],
+                    "capacity": g["capacity"],
+                    "min_size": g["min_size"],
+                    "default_room": g["default_room"],
+                    "online_link": g["online_link"],
+                    "language": g["language"],
+                    "ground_rules": g["ground_rules"],
+                    "description": g["description"],
+                    "starts_on": g["starts_on"],
+                    "ends_on": g["ends_on"],
+                    "status": SupportGroup.Status.PLANNED,
+                },
+                schedule={
+                    "weekdays": s["weekdays"],
+                    "start_time": s["start_time"],
+                    "duration_minutes": s["duration_minutes"],
+                    "interval_weeks": s["interval_weeks"],
+                    "starts_on": s["first_date"],
+                    "until": s["until"],
+                    "count": s["count"],
+                    "skip_dates": s["skip_dates"],
+                    "room": g["default_room"],
+                    "online_link": g["online_link"],
+                },
+            )
+        except ScheduleRefused as refused:
+            add_service_errors(
+                schedule_form, refused.error, {"starts_on": "first_date", "starts_at": "first_date"}
+            )
+        except ValidationError as exc:
+            errors = getattr(exc, "error_dict", {"__all__": exc.error_list})
+            for field, field_errors in errors.items():
+                form = lead_form if field in ("user", "role") else group_form
+                for error in field_errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(
+                request,
+                _("The group is created with %(n)s sessions.") % {"n": len(sessions)},
+            )
+            return redirect("staff:group", group.pk)
+    return render(
+        request,
+        "staff/group_new.html",
+        {
+            "nav": "groups",
+            "group_form": group_form,
+            "schedule_form": schedule_form,
+            "lead_form": lead_form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
