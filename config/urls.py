@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
@@ -14,3 +16,8 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Benchmark floor (bench/floor.py): bare views the benchmark compares the API with. Mounted only
+# when the benchmark's server sets KRAG_BENCH_FLOOR=1; never part of the product.
+if os.environ.get("KRAG_BENCH_FLOOR") == "1":
+    urlpatterns += [path("bench-floor/", include("bench.floor"))]
