@@ -1,0 +1,26 @@
+"""Celery tasks of the reports app. They take ids and call services; no rules live here."""
+
+from celery import shared_task
+
+from .services import TRANSIENT_ERRORS, monthly_summaries_send, report_fail, report_render
+
+
+@shared_task(bind=True, max_retries=3, name="reports.tasks.render_report")
+def render_report(self, run_id: int) -> str | None:
+    """Render one report run. Claimed once with a conditional UPDATE, so a redelivered or
+    duplicated message does nothing; only transient errors are retried, with backoff."""
+    try:
+        run = report_render(run_id=run_id)
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries:
+            report_fail(run_id=run_id, reason=f"{type(exc).__name__}: {exc}"[:1000])
+            return None
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from exc
+    return run.status if run else None
+
+
+@shared_task(name="reports.tasks.send_monthly_summaries")
+def send_monthly_summaries(month: str | None = None) -> int:
+    """Each institution with the monthly summary turned on: last month's (or `month`'s, given
+    as "YYYY-MM") activity summary, e-mailed to its admins at most once."""
+    return len(monthly_summaries_send(month=month))
