@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("reports.urls")),
     path("", include("notifications.urls")),
+    path("", include("security.urls")),  # two-factor sign-in pages (/account/two-factor/)
     path("", include("staff.urls")),
 ]
 

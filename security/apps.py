@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SecurityConfig(AppConfig):
+    """Sign-in hardening: two-factor pages and policy; lockout and CSP are configured in settings."""
+
+    name = "security"
+    verbose_name = _("Sign-in security")

@@ -1,0 +1,27 @@
+"""Who must sign in with a second factor (TOTP), and who may.
+
+Every staff member may turn it on for themselves; the admins of an institution that turned on
+"require two-factor sign-in" must use it. Once a user has a confirmed device, every session of
+theirs must be verified with it.
+"""
+
+from django_otp import user_has_device
+
+from clinics.models import StaffMembership
+
+
+def two_factor_required(user) -> bool:
+    """An active admin of an institution that requires two-factor sign-in."""
+    return StaffMembership.objects.filter(
+        user=user,
+        is_active=True,
+        role=StaffMembership.Role.ADMIN,
+        institution__require_two_factor=True,
+    ).exists()
+
+
+def must_verify(user) -> bool:
+    """A signed-in user whose session still lacks the second factor it needs."""
+    if not user.is_authenticated or user.is_verified():
+        return False
+    return user_has_device(user, confirmed=True) or two_factor_required(user)
