@@ -7,7 +7,7 @@ register = template.Library()
 @register.filter
 def percent(value):
     """0.875 -> "88 %" formatted for the active language; None -> an en dash."""
-    if value is None:
+    if not isinstance(value, int | float):
         return "–"
     return f"{number_format(round(value * 100))} %"
 
