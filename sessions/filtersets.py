@@ -26,7 +26,7 @@ class SupportGroupFilterSet(ChangedSinceFilterSet):
         fields = ["institution", "category", "status", "membership_mode", "facilitator"]
 
 
-def _parse_day(value: str, today: datetime.date) -> datetime.date:
+def _parse_day(value: str, today: datetime.date, name: str = "date") -> datetime.date:
     words = {"today": 0, "tomorrow": 1, "yesterday": -1}
     if value in words:
         return today + datetime.timedelta(days=words[value])
@@ -34,7 +34,7 @@ def _parse_day(value: str, today: datetime.date) -> datetime.date:
         return datetime.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(
-            _("Give a date as YYYY-MM-DD, or today, tomorrow or yesterday.")
+            {name: _("Give a date as YYYY-MM-DD, or today, tomorrow or yesterday.")}
         ) from None
 
 
@@ -92,18 +92,18 @@ class SessionFilterSet(ChangedSinceFilterSet):
             return queryset
         return queryset.facilitated_by(self.request.user)
 
-    def _days(self, queryset, value, days, to_first):
-        _parse_day(value, timezone.localdate())  # refuse nonsense before building the query
+    def _days(self, queryset, name, value, days, to_first):
+        _parse_day(value, timezone.localdate(), name)  # refuse nonsense before the query
         return queryset.filter(
             local_days_q(self.request.user, lambda today: to_first(_parse_day(value, today)), days)
         )
 
     def filter_date(self, queryset, name, value):
-        return self._days(queryset, value, 1, lambda day: day)
+        return self._days(queryset, name, value, 1, lambda day: day)
 
     def filter_week(self, queryset, name, value):
         return self._days(
-            queryset, value, 7, lambda day: day - datetime.timedelta(days=day.weekday())
+            queryset, name, value, 7, lambda day: day - datetime.timedelta(days=day.weekday())
         )
 
 
