@@ -74,18 +74,15 @@ def consent_grant(
         errors["granted_at"] = _("A consent cannot be granted in the future.")
     if errors:
         raise ValidationError(errors)
-    if has_consent(participant, purpose, group=group, recipient=recipient if recipient else None):
-        same_scope = Consent.objects.active().filter(participant=participant, purpose=purpose)
-        same_scope = (
-            same_scope.filter(group=group)
-            if purpose == Consent.Purpose.PARTICIPATION
-            else same_scope
-        )
-        same_scope = (
-            same_scope.filter(recipient__iexact=recipient.strip()) if recipient else same_scope
-        )
-        if same_scope.exists():
-            raise ValidationError({"purpose": _("This consent is already granted and in force.")})
+    # One grant in force per scope: a participation consent per group (or general), a
+    # disclosure consent per recipient. A new grant after withdrawal or expiry is a new row.
+    in_force = Consent.objects.active().filter(participant=participant, purpose=purpose)
+    if purpose == Consent.Purpose.PARTICIPATION:
+        in_force = in_force.filter(group=group)
+    if purpose == Consent.Purpose.DISCLOSURE:
+        in_force = in_force.filter(recipient__iexact=recipient.strip())
+    if in_force.exists():
+        raise ValidationError({"purpose": _("This consent is already granted and in force.")})
     consent = Consent(
         institution_id=participant.institution_id,
         participant=participant,
@@ -128,8 +125,9 @@ def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
     if consent.purpose == Consent.Purpose.CONTACT:
         participant = consent.participant
         if not has_consent(participant, Consent.Purpose.CONTACT):
+            # No more reminders from now on; `updated_at` moves so the mobile app syncs it.
             Participant.objects.filter(pk=participant.pk).update(
-                reminder_channel=Participant.Channel.NONE
+                reminder_channel=Participant.Channel.NONE, updated_at=timezone.now()
             )
     audit_record(
         actor=by,
@@ -188,6 +186,72 @@ def next_session_number(group: SupportGroup, on: datetime.date) -> int | None:
         .first()
     )
     return session.sequence if session else None
+
+
+def _day_start(group: SupportGroup, day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=group.institution.tzinfo)
+
+
+def _sessions_taken_place(group: SupportGroup):
+    """The group's sessions whose roster is history: attendance was taken or they were not held."""
+    return group.sessions.filter(status__in=[Session.Status.HELD, Session.Status.NOT_HELD])
+
+
+def _check_join_date(group: SupportGroup, on: datetime.date) -> None:
+    """Joining changes future rosters only: a session that took place before today keeps its
+    roster (today's may still gain someone admitted at the door)."""
+    today = group.institution.local_now().date()
+    if on >= today:
+        return
+    past = (
+        _sessions_taken_place(group)
+        .filter(starts_at__gte=_day_start(group, on), starts_at__lt=_day_start(group, today))
+        .order_by("starts_at")
+        .first()
+    )
+    if past:
+        raise ValidationError(
+            {
+                "on": _(
+                    "Session %(n)s on %(date)s has already taken place; joining cannot change "
+                    "its roster."
+                )
+                % {"n": past.sequence, "date": past.local_date().isoformat()}
+            }
+        )
+
+
+def _leave_date(enrollment: Enrollment, on: datetime.date | None) -> datetime.date:
+    """The first day a leaving member is off the roster: `on` (today by default), never a day
+    whose session already took place with them on its roster."""
+    group = enrollment.group
+    last = (
+        _sessions_taken_place(group)
+        .filter(starts_at__gte=_day_start(group, enrollment.joined_on))
+        .order_by("-starts_at")
+        .first()
+    )
+    earliest = last.local_date() + datetime.timedelta(days=1) if last else None
+    if on is None:
+        today = group.institution.local_now().date()
+        return max(today, earliest) if earliest else today
+    if on < enrollment.joined_on:
+        raise ValidationError({"on": _("A member cannot leave before joining.")})
+    if earliest and on < earliest:
+        raise ValidationError(
+            {
+                "on": _(
+                    "Session %(n)s on %(date)s has already taken place with this member on its "
+                    "roster; they can leave from %(next)s on."
+                )
+                % {
+                    "n": last.sequence,
+                    "date": last.local_date().isoformat(),
+                    "next": earliest.isoformat(),
+                }
+            }
+        )
+    return on
 
 
 def _check_admission(
@@ -300,6 +364,7 @@ def enrollment_admit(
     if enrollment.status not in (Status.REFERRED, Status.WAITLISTED):
         raise ValidationError(_("Only a referred or waitlisted participant can be admitted."))
     _check_admission(group, enrollment, by=by, on=on, override=override)
+    _check_join_date(group, on)
     now = timezone.now()
     has_live_offer = enrollment.offer_expires_at is not None and enrollment.offer_expires_at > now
     if not override and not has_live_offer:
@@ -380,6 +445,8 @@ def enrollment_walk_in(
     _check_enroll_allowed(participant, group, by)
     if group.membership_mode != Mode.OPEN:
         raise ValidationError(_("Only open groups accept walk-ins."))
+    if session is not None and session.group_id != group.pk:
+        raise ValidationError({"session": _("This session belongs to another group.")})
     group = _lock_group(group)
     on = session.local_date() if session else group.institution.local_now().date()
     enrollment = Enrollment(
@@ -409,11 +476,9 @@ def _end(
         raise ValidationError(_("This enrollment has already ended."))
     if status == Status.COMPLETED and enrollment.status != Status.ACTIVE:
         raise ValidationError(_("Only an active member can complete the group."))
-    on = on or enrollment.group.institution.local_now().date()
-    if enrollment.joined_on and on < enrollment.joined_on:
-        raise ValidationError({"on": _("A member cannot leave before joining.")})
+    # Someone who never joined (referred, waitlisted) leaves no roster behind.
+    enrollment.left_on = _leave_date(enrollment, on) if enrollment.joined_on else None
     enrollment.status = status
-    enrollment.left_on = on if enrollment.joined_on else None
     enrollment.end_reason = (reason or "").strip()
     enrollment.offer_expires_at = None
     enrollment.save()

@@ -107,12 +107,29 @@ def _check_identity_allowed(participant: Participant, fields: dict) -> None:
         )
 
 
-def _check_reminder_channel(fields: dict) -> None:
+def _check_reminder_channel(participant: Participant, fields: dict, *, changing: bool) -> None:
+    """Reminders go by a channel the participant gave an address for and, when the channel is
+    being switched on, agreed to be contacted by (withdrawing the contact consent switches it
+    off again: attendance.services.consent_withdraw)."""
+    from attendance.models import Consent
+
     channel = fields.get("reminder_channel")
     if channel == Participant.Channel.EMAIL and not fields.get("email"):
         raise ValidationError({"email": _("E-mail reminders need an e-mail address.")})
     if channel == Participant.Channel.SMS and not fields.get("phone"):
         raise ValidationError({"phone": _("SMS reminders need a phone number.")})
+    if not changing or channel in (None, "", Participant.Channel.NONE):
+        return
+    has_consent = (
+        participant.pk is not None
+        and Consent.objects.active()
+        .filter(participant=participant, purpose=Consent.Purpose.CONTACT)
+        .exists()
+    )
+    if not has_consent:
+        raise ValidationError(
+            {"reminder_channel": _("Reminders need the participant's consent to be contacted.")}
+        )
 
 
 @transaction.atomic
@@ -150,7 +167,9 @@ def participant_register(
     if fields:
         _check_identity_allowed(participant, fields)
         _check_reminder_channel(
-            {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields}
+            participant,
+            {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
+            changing="reminder_channel" in fields,
         )
         for name, value in fields.items():
             setattr(
@@ -180,7 +199,9 @@ def participant_update(*, participant: Participant, by, **fields) -> Participant
         participant, {k: v for k, v in changed.items() if k in Participant.IDENTITY_FIELDS}
     )
     _check_reminder_channel(
-        {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields}
+        participant,
+        {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
+        changing="reminder_channel" in changed,
     )
     for name, value in changed.items():
         setattr(
