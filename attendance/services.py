@@ -658,30 +658,49 @@ def attendance_record(
     return records
 
 
+def _lead_facilitator_id(group_id: int) -> int | None:
+    """Who follow-ups go to: the group's lead facilitator, else a co-facilitator."""
+    roles = GroupFacilitator.objects.filter(group_id=group_id).order_by("id")
+    for role in GroupFacilitator.BOOKED_ROLES:
+        user_id = roles.filter(role=role).values_list("user_id", flat=True).first()
+        if user_id:
+            return user_id
+    return None
+
+
 def _raise_follow_ups(session: Session, absences: list[AttendanceRecord]) -> list[FollowUpTask]:
-    """Two unexplained absences in a row: ask the group's lead facilitator to reach out."""
-    created = []
+    """Two unexplained absences in a row (this session and the group's previous held one): ask
+    the lead facilitator to reach out. One open task per member is enough: a third absence
+    or the same marks recorded again raise no other."""
     if not absences:
-        return created
-    lead = (
-        GroupFacilitator.objects.filter(group_id=session.group_id)
-        .order_by("role", "id")
-        .values_list("user_id", flat=True)
+        return []
+    previous = (
+        Session.objects.filter(
+            group_id=session.group_id,
+            status=Session.Status.HELD,
+            starts_at__lt=session.starts_at,
+        )
+        .order_by("-starts_at", "-id")
         .first()
     )
+    if previous is None:
+        return []
+    absent_before = set(
+        previous.attendance_records.filter(
+            status=AttendanceRecord.Status.UNEXCUSED,
+            participant_id__in=[r.participant_id for r in absences],
+        ).values_list("participant_id", flat=True)
+    )
+    already_open = set(
+        FollowUpTask.objects.filter(
+            enrollment_id__in=[r.enrollment_id for r in absences],
+            status=FollowUpTask.Status.OPEN,
+        ).values_list("enrollment_id", flat=True)
+    )
+    lead = _lead_facilitator_id(session.group_id)
+    created = []
     for record in absences:
-        previous = (
-            AttendanceRecord.objects.filter(
-                participant_id=record.participant_id,
-                session__group_id=session.group_id,
-                session__starts_at__lt=session.starts_at,
-                session__status__in=[Session.Status.HELD],
-            )
-            .order_by("-session__starts_at")
-            .values_list("status", flat=True)
-            .first()
-        )
-        if previous != AttendanceRecord.Status.UNEXCUSED:
+        if record.participant_id not in absent_before or record.enrollment_id in already_open:
             continue
         task, was_created = FollowUpTask.objects.get_or_create(
             enrollment_id=record.enrollment_id,
