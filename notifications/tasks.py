@@ -37,6 +37,9 @@ def send_message(self, message_id: int) -> str:
             services.outbox_mark_failed(message_id=message_id, error=services._error_text(exc))
             logger.warning("Outbox message %s failed for good: %r", message_id, exc)
             return services.Status.FAILED
+        if self.request.is_eager:
+            # No broker to bring it back later (the embedded default): try again at once.
+            return self.apply(args=(message_id,), retries=self.request.retries + 1).result
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 

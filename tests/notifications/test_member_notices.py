@@ -30,9 +30,7 @@ def test_a_consenting_member_is_reminded_once_of_tomorrows_session(tomorrow_sess
     assert message.sent_at is not None and message.attempts == 1
 
 
-def test_a_reminder_names_date_time_place_and_institution_but_not_the_group(
-    tomorrow_session, run
-):
+def test_a_reminder_names_date_time_place_and_institution_but_not_the_group(tomorrow_session, run):
     make_member(tomorrow_session.group, name="kasia")
     run(tasks.send_session_reminders)
 

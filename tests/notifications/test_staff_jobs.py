@@ -1,0 +1,281 @@
+"""Day plans, follow-ups, expiring consents, the waiting list and retention, in eager mode."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from attendance.models import Consent, Enrollment, FollowUpTask
+from attendance.services import Mark, attendance_record, enrollment_admit, enrollment_offer_lapse
+from audit.models import AuditEvent
+from clinics.models import Participant
+from notifications import tasks
+from tests.factories import (
+    AttendanceFactory,
+    ConsentFactory,
+    EnrollmentFactory,
+    GroupFactory,
+    ParticipantFactory,
+    SessionFactory,
+)
+
+from .conftest import make_member
+
+NOW = timezone.now
+
+
+# --- Facilitator's day plan ------------------------------------------------------------------
+
+
+def test_each_facilitator_gets_one_plan_of_todays_sessions(group_a, anna, institution_a, run):
+    local_now = institution_a.local_now()
+    today_evening = local_now.replace(hour=23, minute=0, second=0, microsecond=0)
+    SessionFactory(group=group_a, starts_at=today_evening, theme="Sleep")
+    SessionFactory(group=group_a, starts_at=today_evening + datetime.timedelta(days=1))
+
+    assert run(tasks.send_day_plans) == 1
+    assert run(tasks.send_day_plans) == 0
+
+    (plan,) = mail.outbox
+    assert plan.to == ["anna@example.org"]
+    assert group_a.name in plan.body and "Sleep" in plan.body and "#" in plan.body
+    heading, blank, *sessions = plan.body.splitlines()
+    assert len(sessions) == 1 and sessions[0].startswith("23:00")
+
+
+def test_no_plan_for_a_day_without_sessions_or_with_only_cancelled_ones(group_a, anna, run):
+    today_evening = group_a.institution.local_now().replace(hour=23, minute=0)
+    SessionFactory(group=group_a, starts_at=today_evening, status="cancelled")
+
+    assert run(tasks.send_day_plans) == 0
+    assert mail.outbox == []
+
+
+# --- Follow-ups ------------------------------------------------------------------------------
+
+
+def test_two_unexplained_absences_e_mail_the_lead_facilitator_once(group_a, anna, marek, run):
+    member = make_member(group_a, name="kasia")
+    first = SessionFactory(group=group_a, starts_at=NOW() - datetime.timedelta(days=7))
+    second = SessionFactory(group=group_a, starts_at=NOW() - datetime.timedelta(hours=1))
+    for session in (first, second):
+        attendance_record(session=session, marks=[Mark(member.pk, "unexcused")], by=marek)
+    assert FollowUpTask.objects.count() == 1
+
+    assert run(tasks.notify_follow_ups) == 1
+    assert run(tasks.notify_follow_ups) == 0
+
+    (email,) = mail.outbox
+    assert email.to == ["anna@example.org"]
+    assert member.code in email.subject and "kasia" not in email.body
+
+
+def test_a_follow_up_without_an_assigned_facilitator_or_already_done_sends_nothing(
+    group_a, run, ewa
+):
+    enrollment = EnrollmentFactory(group=group_a)
+    session = SessionFactory(group=group_a)
+    FollowUpTask.objects.create(
+        institution=group_a.institution, enrollment=enrollment, trigger_session=session
+    )
+    FollowUpTask.objects.create(
+        institution=group_a.institution,
+        enrollment=EnrollmentFactory(group=group_a),
+        trigger_session=session,
+        assigned_to=ewa,
+        status=FollowUpTask.Status.DONE,
+    )
+
+    assert run(tasks.notify_follow_ups) == 0
+
+
+# --- Consents --------------------------------------------------------------------------------
+
+
+def test_a_consent_about_to_expire_is_flagged_to_admins_and_staff_once(
+    institution_a, ewa, anna, marek, olga, run
+):
+    participant = ParticipantFactory(institution=institution_a)
+    ConsentFactory(participant=participant, expires_at=NOW() + datetime.timedelta(days=5))
+    ConsentFactory(
+        participant=participant,
+        purpose=Consent.Purpose.CONTACT,
+        expires_at=NOW() + datetime.timedelta(days=40),
+    )
+
+    assert run(tasks.flag_expiring_consents) == 2
+    assert run(tasks.flag_expiring_consents) == 0
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["ewa@example.org", "marek@example.org"]
+    assert participant.code in mail.outbox[0].body
+
+
+def test_an_expired_or_withdrawn_consent_is_not_flagged(institution_a, ewa, run):
+    participant = ParticipantFactory(institution=institution_a)
+    ConsentFactory(participant=participant, expires_at=NOW() - datetime.timedelta(hours=1))
+    ConsentFactory(
+        participant=participant,
+        purpose=Consent.Purpose.CONTACT,
+        expires_at=NOW() + datetime.timedelta(days=3),
+        withdrawn_at=NOW() - datetime.timedelta(days=1),
+        status=Consent.Status.WITHDRAWN,
+    )
+
+    assert run(tasks.flag_expiring_consents) == 0
+
+
+def test_the_expiry_job_marks_past_consents_expired_once(institution_a, run):
+    participant = ParticipantFactory(institution=institution_a)
+    consent = ConsentFactory(participant=participant, expires_at=NOW() - datetime.timedelta(days=1))
+
+    assert run(tasks.expire_consents) == 1
+    assert run(tasks.expire_consents) == 0
+    consent.refresh_from_db()
+    assert consent.status == Consent.Status.EXPIRED
+
+
+# --- The waiting list ------------------------------------------------------------------------
+
+
+def waitlisted(group, name, minutes_ago, consent=True):
+    participant = ParticipantFactory(
+        institution=group.institution,
+        alias=name,
+        email=f"{name}@example.org",
+        reminder_channel=Participant.Channel.EMAIL,
+    )
+    if consent:
+        ConsentFactory(participant=participant, purpose=Consent.Purpose.CONTACT)
+    ConsentFactory(participant=participant, purpose=Consent.Purpose.PARTICIPATION)
+    return EnrollmentFactory(
+        group=group,
+        participant=participant,
+        status=Enrollment.Status.WAITLISTED,
+        waitlisted_at=NOW() - datetime.timedelta(minutes=minutes_ago),
+    )
+
+
+@pytest.fixture
+def full_group(institution_a, anna):
+    from tests.factories import GroupFacilitatorFactory
+
+    group = GroupFactory(institution=institution_a, capacity=2, min_size=1)
+    GroupFacilitatorFactory(group=group, user=anna)
+    EnrollmentFactory(group=group)
+    EnrollmentFactory(group=group)
+    return group
+
+
+def test_a_freed_seat_is_offered_to_the_first_on_the_waiting_list_once(full_group, run, marek):
+    first = waitlisted(full_group, "first", 60)
+    second = waitlisted(full_group, "second", 30)
+    assert run(tasks.offer_free_seats) == 0  # full: nobody is offered anything
+
+    leaving = full_group.enrollments.filter(status="active").first()
+    leaving.status = Enrollment.Status.WITHDRAWN
+    leaving.save()
+    assert run(tasks.offer_free_seats) == 2  # the member and the facilitator
+    assert run(tasks.offer_free_seats) == 0
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.offer_expires_at > NOW() + datetime.timedelta(hours=71)
+    assert second.offered_at is None
+    assert sorted(m.to[0] for m in mail.outbox) == ["anna@example.org", "first@example.org"]
+    member_email = next(m for m in mail.outbox if m.to == ["first@example.org"])
+    assert full_group.name not in member_email.body
+    # The offer holds the seat for its holder, who can be admitted.
+    enrollment_admit(enrollment=first, by=marek)
+
+
+def test_an_expired_offer_passes_the_seat_to_the_next_on_the_list(full_group, run):
+    first = waitlisted(full_group, "first", 60)
+    second = waitlisted(full_group, "second", 30)
+    full_group.enrollments.filter(status="active").first().delete()
+    run(tasks.offer_free_seats)
+    mail.outbox.clear()
+    Enrollment.objects.filter(pk=first.pk).update(
+        offer_expires_at=NOW() - datetime.timedelta(minutes=1)
+    )
+
+    assert run(tasks.offer_free_seats) == 2
+    assert run(tasks.offer_free_seats) == 0
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.offer_expires_at is None and first.offered_at is not None
+    assert second.offer_expires_at > NOW()
+    assert sorted(m.to[0] for m in mail.outbox) == ["anna@example.org", "second@example.org"]
+    assert AuditEvent.objects.filter(action="enrollment.offer_lapsed").count() == 1
+
+
+def test_a_waitlisted_person_without_contact_consent_is_offered_but_not_contacted(full_group, run):
+    first = waitlisted(full_group, "first", 60, consent=False)
+    full_group.enrollments.filter(status="active").first().delete()
+
+    assert run(tasks.offer_free_seats) == 1  # the facilitator only
+
+    first.refresh_from_db()
+    assert first.offer_expires_at is not None
+    assert [m.to for m in mail.outbox] == [["anna@example.org"]]
+
+
+def test_an_offer_that_has_not_expired_cannot_be_released(full_group):
+    first = waitlisted(full_group, "first", 60)
+    with pytest.raises(Exception, match="no expired offer"):
+        enrollment_offer_lapse(enrollment=first, by=None)
+
+
+# --- Retention -------------------------------------------------------------------------------
+
+
+def _age(model, pk, days):
+    then = NOW() - datetime.timedelta(days=days)
+    fields = {"updated_at": then}
+    if hasattr(model, "created_at"):
+        fields["created_at"] = then
+    model.objects.filter(pk=pk).update(**fields)
+
+
+def test_participants_inactive_past_retention_are_pseudonymised_once_and_audited(
+    institution_a, group_a, run
+):
+    institution_a.retention_months = 12
+    institution_a.save()
+    stale = ParticipantFactory(
+        institution=institution_a, alias="Old", email="old@example.org", legal_name="Jan Stary"
+    )
+    record = AttendanceFactory(
+        session=SessionFactory(group=group_a, starts_at=NOW() - datetime.timedelta(days=500)),
+        enrollment=EnrollmentFactory(group=group_a, participant=stale, status="completed"),
+    )
+    _age(Participant, stale.pk, 600)
+    _age(Enrollment, record.enrollment_id, 500)
+    type(record).objects.filter(pk=record.pk).update(
+        updated_at=NOW() - datetime.timedelta(days=500)
+    )
+    recent = ParticipantFactory(institution=institution_a, alias="Recent")
+    _age(Participant, recent.pk, 600)
+    ConsentFactory(participant=recent)  # a consent changed lately: still active
+
+    assert run(tasks.erase_inactive_participants) == 1
+    assert run(tasks.erase_inactive_participants) == 0
+
+    stale.refresh_from_db()
+    recent.refresh_from_db()
+    assert stale.is_erased and stale.alias == stale.code and stale.email == ""
+    assert not recent.is_erased
+    event = AuditEvent.objects.get(action="participant.erased")
+    assert event.details == {"reason": "retention"}
+
+
+def test_a_current_member_is_never_erased_by_retention(institution_a, group_a, run):
+    institution_a.retention_months = 1
+    institution_a.save()
+    member = ParticipantFactory(institution=institution_a)
+    enrollment = EnrollmentFactory(group=group_a, participant=member)
+    _age(Participant, member.pk, 400)
+    _age(Enrollment, enrollment.pk, 400)
+
+    assert run(tasks.erase_inactive_participants) == 0
