@@ -95,6 +95,8 @@ class SupportGroupAdmin(TenantAdmin):
         if formset.model is not GroupFacilitator:
             return super().save_formset(request, form, formset, change)
         group = form.instance
+        # The change message of the admin's history reads these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() and inline_form not in formset.deleted_forms:
                 continue
@@ -103,10 +105,15 @@ class SupportGroupAdmin(TenantAdmin):
                 continue
             if inline_form in formset.deleted_forms:
                 services.group_facilitator_remove(group=group, user=user, by=request.user)
+                formset.deleted_objects.append(inline_form.instance)
             else:
-                services.group_facilitator_set(
+                facilitator = services.group_facilitator_set(
                     group=group, user=user, role=inline_form.cleaned_data["role"], by=request.user
                 )
+                if inline_form.instance.pk:
+                    formset.changed_objects.append((facilitator, inline_form.changed_data))
+                else:
+                    formset.new_objects.append(facilitator)
 
 
 @admin.register(GroupFacilitator)
