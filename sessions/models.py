@@ -186,10 +186,13 @@ class RecurrenceRule(models.Model):
         return f"{self.group}: {self.weekdays} {self.start_time:%H:%M}"
 
     def occurrences(self, tzinfo) -> list[tuple[datetime.datetime, datetime.datetime]]:
-        """The (start, end) aware datetimes this rule describes, skip dates left out."""
+        """The (start, end) aware datetimes this rule describes, skip dates left out.
+
+        `count` is the number of sessions: a skipped date (a holiday) does not use one up.
+        """
         from dateutil import rrule
 
-        skipped = {datetime.date.fromisoformat(d) for d in self.skip_dates}
+        skipped = {datetime.date.fromisoformat(str(d)) for d in self.skip_dates}
         start = datetime.datetime.combine(self.starts_on, self.start_time)
         until = datetime.datetime.combine(self.until, self.start_time) if self.until else None
         rule = rrule.rrule(
@@ -198,13 +201,15 @@ class RecurrenceRule(models.Model):
             interval=self.interval_weeks,
             byweekday=sorted(self.weekdays),
             until=until,
-            count=self.count,
+            count=self.count + len(skipped) if self.count else None,
         )
         length = datetime.timedelta(minutes=self.duration_minutes)
         result = []
         for naive in rule:
             if naive.date() in skipped:
                 continue
+            if self.count and len(result) == self.count:
+                break
             # Wall-clock times in the institution's zone: 18:00 stays 18:00 across DST changes.
             starts = naive.replace(tzinfo=tzinfo)
             result.append((starts, starts + length))
