@@ -325,6 +325,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
 if env_int("AXES_PROXY_COUNT", 0):
     AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")

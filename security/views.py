@@ -52,9 +52,7 @@ def two_factor_verify(request):
         # Its own transaction: the failed attempt is recorded although nothing else is written.
         audit_record(actor=request.user, action="auth.two_factor_failed")
         form.add_error("token", _("This code is not valid. Try the next one."))
-    return render(
-        request, "staff/two_factor/verify.html", {"form": form, "next": _next_url(request)}
-    )
+    return render(request, "staff/security/verify.html", {"form": form, "next": _next_url(request)})
 
 
 def _qr_svg(url: str) -> str:
@@ -72,7 +70,7 @@ def two_factor_setup(request):
     if user_has_device(user, confirmed=True):
         return render(
             request,
-            "staff/two_factor/setup.html",
+            "staff/security/setup.html",
             {"enabled": True, "required": two_factor_required(user)},
         )
     device = two_factor_device_start(user=user)
@@ -92,7 +90,7 @@ def two_factor_setup(request):
             return redirect(_next_url(request))
     return render(
         request,
-        "staff/two_factor/setup.html",
+        "staff/security/setup.html",
         {
             "enabled": False,
             "required": two_factor_required(user),
