@@ -28,13 +28,17 @@ class SessionNoteQuerySet(TenantQuerySet):
     def readable_by(self, user):
         """Notes are for the facilitators of that group (and that session's substitute) only;
         a private note is for its author alone."""
+        from clinics.roles import CLINICAL_ROLES
+
         if not user.is_authenticated:
             return self.none()
         of_my_groups = Q(session__group__facilitator_roles__user=user) | Q(
             session__substitute_facilitator=user
         )
+        # The same roles that may write notes (services._require_group_facilitator): an auditor
+        # never reads one, whatever group they were attached to.
         return (
-            self.for_user(user)
+            self.for_user(user, roles=CLINICAL_ROLES)
             .filter(of_my_groups)
             .filter(~Q(kind="private") | Q(author=user))
             .distinct()

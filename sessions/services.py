@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
@@ -480,9 +480,14 @@ def _require_group_facilitator(session: Session, user) -> None:
         or session.substitute_facilitator_id == user.pk
     )
     if not leads:
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(_("Only the facilitators of this group write its session notes."))
+
+
+def _require_note_access(note: SessionNote, user) -> None:
+    """A note is worked on by the group's facilitators; a private one by its author alone."""
+    _require_group_facilitator(note.session, user)
+    if note.kind == SessionNote.Kind.PRIVATE and note.author_id != user.pk:
+        raise PermissionDenied(_("A private note is for its author alone."))
 
 
 @transaction.atomic
@@ -550,7 +555,7 @@ def note_write(
 @transaction.atomic
 def note_sign(*, note: SessionNote, by) -> SessionNote:
     """Sign a note, which locks it."""
-    _require_group_facilitator(note.session, by)
+    _require_note_access(note, by)
     note = SessionNote.objects.select_for_update().get(pk=note.pk)
     if note.is_signed:
         raise ValidationError(_("This note is already signed."))
@@ -564,7 +569,8 @@ def note_sign(*, note: SessionNote, by) -> SessionNote:
 @transaction.atomic
 def note_add_addendum(*, note: SessionNote, by, text: str) -> NoteAddendum:
     """Add to a signed note without changing what was signed."""
-    _require_group_facilitator(note.session, by)
+    _require_note_access(note, by)
+    note = SessionNote.objects.select_for_update().select_related("session").get(pk=note.pk)
     if not note.is_signed:
         raise ValidationError(
             _("An unsigned note can still be edited; addenda are for signed notes.")
