@@ -45,7 +45,9 @@ def person_name(user) -> str:
 def local_bounds(start: datetime.date, end: datetime.date, tzinfo):
     """[start 00:00, end+1 00:00) in the institution's zone, as aware datetimes."""
     lo = datetime.datetime.combine(start, datetime.time.min, tzinfo=tzinfo)
-    hi = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tzinfo)
+    hi = datetime.datetime.combine(
+        end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tzinfo
+    )
     return lo, hi
 
 
@@ -314,13 +316,11 @@ def _stacked_bar(parts: list[tuple[int, str]], total: int, rtl: bool) -> str:
     x, rects = 0.0, []
     for value, colour in parts:
         width = 100 * value / total if total else 0
-        rects.append(
-            f'<rect x="{x:.2f}" y="0" width="{width:.2f}" height="4" fill="{colour}"/>'
-        )
+        rects.append(f'<rect x="{x:.2f}" y="0" width="{width:.2f}" height="4" fill="{colour}"/>')
         x += width
     return mark_safe(  # noqa: S308 - built from numbers only
-        '<svg width="30mm" height="3.2mm" viewBox="0 0 100 4" preserveAspectRatio="none">'
-        f'<g{flip}>{"".join(rects)}</g></svg>'
+        '<svg width="22mm" height="3.2mm" viewBox="0 0 100 4" preserveAspectRatio="none">'
+        f"<g{flip}>{''.join(rects)}</g></svg>"
     )
 
 
@@ -376,9 +376,7 @@ def build_activity_summary(run: ReportRun) -> Built:
         .values_list("group_id", "n")
     )
     dropouts_by_group = dict(
-        enrollments.filter(
-            status=Enrollment.Status.WITHDRAWN, left_on__gte=start, left_on__lte=end
-        )
+        enrollments.filter(status=Enrollment.Status.WITHDRAWN, left_on__gte=start, left_on__lte=end)
         .values("group_id")
         .annotate(n=Count("id"))
         .values_list("group_id", "n")
@@ -428,7 +426,9 @@ def build_activity_summary(run: ReportRun) -> Built:
     category_rows = []
     for category in sorted(category_groups, key=lambda c: choice_label(lang, "category", c)):
         a = att_by_category.get(category, {})
-        rate_text = privacy.rate(a.get("attended", 0), a.get("records", 0), people=a.get("people", 0))
+        rate_text = privacy.rate(
+            a.get("attended", 0), a.get("records", 0), people=a.get("people", 0)
+        )
         fraction = a["attended"] / a["records"] if rate_text.endswith("%") else 0
         category_rows.append(
             {

@@ -228,9 +228,9 @@ def report_fail(*, run_id: int, reason: str) -> ReportRun:
 def report_download(*, run: ReportRun, by):
     """Open a ready report's file for the user; every download is in the audit log."""
     if run.status != Status.READY:
-        raise ValidationError(_("The report is not ready: it is %(status)s.") % {
-            "status": run.get_status_display()
-        })
+        raise ValidationError(
+            _("The report is not ready: it is %(status)s.") % {"status": run.get_status_display()}
+        )
     audit_record(actor=by, action="report.download", obj=run, details={"sha256": run.sha256})
     return run.file.open("rb")
 
@@ -273,9 +273,7 @@ def monthly_summary_send(*, institution: Institution, month: str | None = None) 
                 },
                 scheduled_month=first,
             )
-            audit_record(
-                actor=None, action="report.request", obj=run, details={"scheduled": True}
-            )
+            audit_record(actor=None, action="report.request", obj=run, details={"scheduled": True})
     except IntegrityError:
         run = ReportRun.objects.get(institution=institution, scheduled_month=first)
     if run.status == Status.PENDING:

@@ -4,12 +4,11 @@ Sessions (Europe/Warsaw, 18:00): #1 Oct 6 held, #2 Oct 13 held, #3 Oct 20 cancel
 #4 Oct 27 not held, #5 Nov 3 held. Marks of the held sessions, per member (P1…P6):
 
     P1: present, present, present      P4: unexcused, excused, present
-    P2: late, unexcused, present       P5: present, left early, (none: joined Oct 10 → ? on #5)
+    P2: late, unexcused, present       P5: present, left early, (no mark: "not recorded")
     P3: excused, present, present      P6: joined Oct 10 → not a member on #1; present, late
 
-P5 joined Oct 10 too but has no mark on #5 ("not recorded"). Legal names are set for all;
-P1 and P2 have an active health-data consent, so only they may be named, and only to ewa
-(admin) or anna (the group's facilitator).
+Legal names are set for all; P1 and P2 have an active health-data consent, so only they may be
+named, and only to ewa (admin) or anna (the group's facilitator).
 """
 
 import datetime
@@ -89,7 +88,7 @@ def world(group_a, anna, ewa, marek, olga, room_a):
         p = ParticipantFactory(
             institution=group_a.institution, alias=f"Alias-{i + 1}", legal_name=name
         )
-        joined = datetime.date(2026, 10, 10) if i in (4, 5) else datetime.date(2026, 9, 1)
+        joined = datetime.date(2026, 10, 10) if i == 5 else datetime.date(2026, 9, 1)
         enrollment = EnrollmentFactory(
             group=group_a, participant=p, joined_on=joined, status=Enrollment.Status.ACTIVE
         )
@@ -102,3 +101,39 @@ def world(group_a, anna, ewa, marek, olga, room_a):
     for p in w.participants[:2]:
         ConsentFactory(participant=p, purpose=Consent.Purpose.HEALTH_DATA)
     return w
+
+
+def pdf_text(run) -> str:
+    """The text of a rendered report, read back from the PDF (Arabic presentation forms folded
+    to their letters, bidi isolates dropped)."""
+    import io
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    run.file.open("rb")
+    try:
+        reader = PdfReader(io.BytesIO(run.file.read()))
+    finally:
+        run.file.close()
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return unicodedata.normalize("NFKC", text).replace("\u2066", "").replace("\u2069", "")
+
+
+def squash(text: str) -> str:
+    """Text without any white space: PDF text extraction spaces table cells unpredictably."""
+    return "".join(text.split())
+
+
+@pytest.fixture
+def make_report(django_capture_on_commit_callbacks):
+    """Request a report as `by` and let its rendering run (it is queued on commit)."""
+    from reports.services import report_request
+
+    def make(type, by, language="en", **parameters):  # noqa: A002
+        with django_capture_on_commit_callbacks(execute=True):
+            run = report_request(type=type, parameters=parameters, by=by, language=language)
+        run.refresh_from_db()
+        return run
+
+    return make
