@@ -7,7 +7,6 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
-from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -50,10 +49,7 @@ def check_if_match(request, current_etag: str) -> None:
 
 def fingerprint_of(request) -> str:
     """What makes two requests "the same": method, path and body (JSON compared by meaning)."""
-    try:
-        body = request.body or b""
-    except RawPostDataException:  # already parsed as a stream; the path alone must do
-        body = b""
+    body = request.body or b""  # read before DRF parses the stream (see initial())
     try:
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
@@ -92,6 +88,8 @@ class ConditionalRequestsMixin:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key and request.method in IDEMPOTENT_METHODS and request.user.is_authenticated:
             self._claim_idempotency_key(request, key)
+        if request.method in IDEMPOTENT_METHODS:
+            request.data  # noqa: B018  (malformed JSON is a 400 even where the body is unused)
 
     def _claim_idempotency_key(self, request, key: str) -> None:
         if len(key) > 255:
