@@ -98,24 +98,69 @@ def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
     return group
 
 
-@transaction.atomic
-def group_facilitator_set(*, group: SupportGroup, user, role: str, by) -> GroupFacilitator:
-    """Add a facilitator to a group or change their role. Staff cannot change facilitators."""
+def _can_lead_groups(user, institution_id: int) -> bool:
+    """Whether `user` may facilitate (or substitute in) the institution's groups."""
     from clinics.models import StaffMembership
 
-    require_role(by, group.institution_id, PLANNING_ROLES, _("change a group's facilitators"))
-    if role not in GroupFacilitator.Role.values:
-        raise ValidationError({"role": _("Unknown facilitator role.")})
-    is_member = StaffMembership.objects.filter(
+    return StaffMembership.objects.filter(
         user=user,
-        institution_id=group.institution_id,
+        institution_id=institution_id,
         is_active=True,
         role__in=[Role.ADMIN, Role.FACILITATOR],
     ).exists()
-    if not is_member:
+
+
+def _check_facilitator_free(group: SupportGroup, user) -> None:
+    """Refuse making `user` a lead or co-facilitator while one of the group's coming sessions
+    overlaps a session they are already booked by elsewhere."""
+    coming = list(
+        group.sessions.not_cancelled().filter(ends_at__gt=timezone.now()).order_by("starts_at")
+    )
+    if not coming:
+        return
+    elsewhere = list(
+        Session.objects.not_cancelled()
+        .exclude(group=group)
+        .overlapping(coming[0].starts_at, coming[-1].ends_at)
+        .filter(
+            Q(
+                group__facilitator_roles__user=user,
+                group__facilitator_roles__role__in=GroupFacilitator.BOOKED_ROLES,
+            )
+            | Q(substitute_facilitator=user)
+        )
+        .select_related("group")
+        .distinct()
+    )
+    for session in coming:
+        for other in elsewhere:
+            if other.starts_at < session.ends_at and other.ends_at > session.starts_at:
+                raise ValidationError(
+                    {
+                        "user": _(
+                            "This person is already booked at the time of session %(n)s "
+                            "(%(session)s)."
+                        )
+                        % {"n": session.sequence, "session": other}
+                    }
+                )
+
+
+@transaction.atomic
+def group_facilitator_set(*, group: SupportGroup, user, role: str, by) -> GroupFacilitator:
+    """Add a facilitator to a group or change their role. Staff cannot change facilitators.
+
+    A lead or co-facilitator is booked by the group's sessions, so they must be free then.
+    """
+    require_role(by, group.institution_id, PLANNING_ROLES, _("change a group's facilitators"))
+    if role not in GroupFacilitator.Role.values:
+        raise ValidationError({"role": _("Unknown facilitator role.")})
+    if not _can_lead_groups(user, group.institution_id):
         raise ValidationError(
             {"user": _("Only a facilitator or admin of this institution can lead its groups.")}
         )
+    if role in GroupFacilitator.BOOKED_ROLES:
+        _check_facilitator_free(group, user)
     facilitator, created = GroupFacilitator.objects.update_or_create(
         group=group, user=user, defaults={"role": role}
     )
@@ -200,6 +245,15 @@ def _check_session_fields(session: Session, group: SupportGroup) -> None:
         raise ValidationError(errors)
 
 
+def _place(group: SupportGroup, room, online_link: str) -> tuple:
+    """Where a new session meets: what was given, else the group's default room, else its link."""
+    if room is None and not online_link:
+        room = group.default_room
+    if room is None and not online_link:
+        online_link = group.online_link
+    return room, online_link or ""
+
+
 def _lock_rooms(*rooms) -> None:
     # Serialise bookings of the same room so two concurrent requests cannot both pass the check.
     ids = sorted({r.pk if isinstance(r, Room) else r for r in rooms if r})
@@ -221,7 +275,7 @@ def session_schedule(
     """Schedule one extra session of a group."""
     require_role(by, group.institution_id, PLANNING_ROLES, _("schedule sessions"))
     _check_group_not_ended(group)
-    room = room if room is not None else (group.default_room if not online_link else None)
+    room, online_link = _place(group, room, online_link)
     _lock_rooms(room)
     session = Session(
         institution_id=group.institution_id,
@@ -229,7 +283,7 @@ def session_schedule(
         starts_at=starts_at,
         ends_at=ends_at,
         room=room,
-        online_link=online_link or ("" if room else group.online_link),
+        online_link=online_link,
         theme=theme,
         sequence=0,
     )
@@ -286,7 +340,7 @@ def schedule_create(
         errors["until"] = _("The last date must not be before the first.")
     if errors:
         raise ValidationError(errors)
-    room = room if room is not None else (group.default_room if not online_link else None)
+    room, online_link = _place(group, room, online_link)
     rule = RecurrenceRule(
         group=group,
         weekdays=sorted(set(weekdays)),
@@ -318,7 +372,7 @@ def schedule_create(
             starts_at=starts,
             ends_at=ends,
             room=room,
-            online_link=online_link or ("" if room else group.online_link),
+            online_link=online_link,
             sequence=0,
         )
         _check_session_fields(session, group)
@@ -446,16 +500,8 @@ def session_update(*, session: Session, by, theme=None, substitute_facilitator=.
     if theme is not None:
         session.theme = theme
     if substitute_facilitator is not ...:
-        from clinics.models import StaffMembership
-
-        if (
-            substitute_facilitator is not None
-            and not StaffMembership.objects.filter(
-                user=substitute_facilitator,
-                institution_id=session.institution_id,
-                is_active=True,
-                role__in=[Role.ADMIN, Role.FACILITATOR],
-            ).exists()
+        if substitute_facilitator is not None and not _can_lead_groups(
+            substitute_facilitator, session.institution_id
         ):
             raise ValidationError(
                 {

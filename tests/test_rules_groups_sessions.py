@@ -670,3 +670,24 @@ def test_a_session_is_marked_not_held_only_after_it_began_and_without_quorum(gro
     with pytest.raises(ValidationError) as exc:
         session_mark_not_held(session=empty, by=anna)
     assert exc.value.messages == ["Only a scheduled or held session can be marked as not held."]
+
+
+def test_a_new_lead_who_is_booked_elsewhere_at_the_groups_times_is_refused(
+    group_a, other_group_a, anna, ewa, room_a
+):
+    day = next_week()
+    elsewhere = schedule(other_group_a, ewa, room_a, day, 18)
+    session = schedule(group_a, anna, RoomFactory(site=room_a.site), day, 19)
+
+    with pytest.raises(ValidationError) as exc:
+        group_facilitator_set(group=group_a, user=ewa, role="co_facilitator", by=anna)
+
+    assert exc.value.message_dict == {
+        "user": [
+            f"This person is already booked at the time of session {session.sequence} "
+            f"({elsewhere})."
+        ]
+    }
+    assert not group_a.facilitator_roles.filter(user=ewa).exists()
+    group_facilitator_set(group=group_a, user=ewa, role="observer", by=anna)
+    assert group_a.facilitator_roles.get(user=ewa).role == "observer"
