@@ -64,4 +64,6 @@ urlpatterns = [
         name="participant_identity",
     ),
     path("reports/", reports.report_list, name="reports"),
+    path("reports/<int:pk>/", reports.report_detail, name="report"),
+    path("reports/<int:pk>/download/", reports.report_file, name="report_file"),
 ]

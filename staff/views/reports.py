@@ -1,13 +1,148 @@
-"""Reports: request one, watch it render (the page reloads itself), download it."""
+"""Reports: request one, watch it render (the page looks again by itself), download it."""
 
-from django.shortcuts import render
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from clinics.models import Participant
 from reports.models import ReportRun
+from reports.services import PARAMETERS, report_download, report_request
+from sessions.models import Session, SupportGroup
 
-from ..access import staff_view
+from ..access import add_service_errors, home_institution, staff_view
+from ..forms import DateInput, StaffForm
+
+LANGUAGES = [("pl", _lazy("Polish")), ("en", _lazy("English")), ("ar", _lazy("Arabic"))]
+
+
+class ReportForm(StaffForm):
+    """The fields one report type needs, and nothing else."""
+
+    language = forms.ChoiceField(label=_lazy("Language of the report"), choices=LANGUAGES)
+
+    def __init__(self, *args, report_type, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = PARAMETERS[report_type]
+        now = timezone.now()
+        if "session" in names:
+            self.fields["session"] = forms.ModelChoiceField(
+                label=_lazy("Session"),
+                queryset=Session.objects.for_user(user)
+                .filter(
+                    starts_at__gte=now - timezone.timedelta(days=14),
+                    starts_at__lte=now + timezone.timedelta(days=60),
+                )
+                .exclude(status=Session.Status.CANCELLED)
+                .select_related("group")
+                .order_by("starts_at"),
+            )
+            self.fields["session"].label_from_instance = lambda s: (
+                f"{timezone.localtime(s.starts_at):%Y-%m-%d %H:%M} · {s.group.name} #{s.sequence}"
+            )
+        if "group" in names:
+            self.fields["group"] = forms.ModelChoiceField(
+                label=_lazy("Group"), queryset=SupportGroup.objects.for_user(user)
+            )
+        if "participant" in names:
+            self.fields["participant"] = forms.ModelChoiceField(
+                label=_lazy("Participant"),
+                queryset=Participant.objects.for_user(user).not_erased().order_by("number"),
+            )
+            self.fields["participant"].label_from_instance = lambda p: f"{p.code} · {p.alias}"
+        if "recipient" in names:
+            self.fields["recipient"] = forms.CharField(
+                label=_lazy("Recipient"),
+                max_length=200,
+                help_text=_lazy(
+                    "The court, probation officer, employer or programme named in the "
+                    "participant's disclosure consent."
+                ),
+            )
+        if "start" in names:
+            self.fields["start"] = forms.DateField(label=_lazy("From"), widget=DateInput())
+            self.fields["end"] = forms.DateField(label=_lazy("To"), widget=DateInput())
+
+    def parameters(self, institution) -> dict:
+        data = self.cleaned_data
+        params = {}
+        for name, value in data.items():
+            if name == "language":
+                continue
+            if hasattr(value, "pk"):
+                value = value.pk
+            elif hasattr(value, "isoformat"):
+                value = value.isoformat()
+            params[name] = value
+        if "institution" in self.report_names:
+            params["institution"] = institution.pk if institution else None
+        return params
 
 
 @staff_view
 def report_list(request):
-    runs = ReportRun.objects.for_user(request.user).order_by("-created_at")[:50]
-    return render(request, "staff/reports.html", {"nav": "reports", "runs": runs})
+    user = request.user
+    institution = home_institution(user)
+    report_type = request.GET.get("type") or request.POST.get("type")
+    form = None
+    if report_type in ReportRun.Type.values:
+        initial = {"language": get_language()[:2]}
+        for name in ("session", "group", "participant"):
+            if request.GET.get(name):
+                initial[name] = request.GET[name]
+        form = ReportForm(request.POST or None, report_type=report_type, user=user, initial=initial)
+        form.report_names = PARAMETERS[report_type]
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = report_request(
+                    type=report_type,
+                    parameters=form.parameters(institution),
+                    language=form.cleaned_data["language"],
+                    by=user,
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("The report is on its way."))
+                return redirect("staff:report", run.pk)
+    runs = ReportRun.objects.for_user(user).order_by("-created_at")[:50]
+    return render(
+        request,
+        "staff/reports.html",
+        {
+            "nav": "reports",
+            "runs": runs,
+            "types": ReportRun.Type.choices,
+            "report_type": report_type,
+            "type_label": dict(ReportRun.Type.choices).get(report_type),
+            "form": form,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@staff_view
+def report_detail(request, pk):
+    run = get_object_or_404(ReportRun.objects.for_user(request.user), pk=pk)
+    pending = run.status in (ReportRun.Status.PENDING, ReportRun.Status.RUNNING)
+    return render(request, "staff/report.html", {"nav": "reports", "run": run, "pending": pending})
+
+
+@staff_view
+def report_file(request, pk):
+    run = get_object_or_404(ReportRun.objects.for_user(request.user), pk=pk)
+    try:
+        handle = report_download(run=run, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("staff:report", run.pk)
+    return FileResponse(
+        handle, as_attachment=True, filename=run.filename, content_type="application/pdf"
+    )

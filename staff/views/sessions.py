@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import AttendanceRecord
@@ -28,6 +29,15 @@ from ..access import (
 )
 from ..forms import CancelForm, NoteForm, ParticipantNoteForm, RescheduleForm, WalkInForm
 from ..services import walk_in_register
+
+# Short labels that fit five buttons across a 360-pixel screen; the full one is read aloud.
+SHORT_LABELS = {
+    AttendanceRecord.Status.PRESENT: _lazy("Present"),
+    AttendanceRecord.Status.LATE: _lazy("Late"),
+    AttendanceRecord.Status.LEFT_EARLY: _lazy("Left early"),
+    AttendanceRecord.Status.EXCUSED: _lazy("Excused"),
+    AttendanceRecord.Status.UNEXCUSED: _lazy("Absent"),
+}
 
 
 def _leads(session: Session, user) -> bool:
@@ -85,7 +95,9 @@ def _session_context(request, session: Session, **forms) -> dict:
         "session": session,
         "group": session.group,
         "rows": rows,
-        "statuses": AttendanceRecord.Status.choices,
+        "statuses": [
+            (value, SHORT_LABELS[value], label) for value, label in AttendanceRecord.Status.choices
+        ],
         "refusal": _attendance_refusal(session),
         "marked_count": len(records),
         "leads": leads,

@@ -1,0 +1,55 @@
+import pytest
+from django.urls import reverse
+
+from reports.models import ReportRun
+from tests.factories import SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anna_requests_a_sign_in_sheet_and_downloads_it(client, anna, group_a, members_a):
+    session = SessionFactory(group=group_a)
+    client.force_login(anna)
+    page = client.get(reverse("staff:reports"), {"type": "sign_in_sheet"})
+    assert page.status_code == 200 and 'name="session"' in page.content.decode()
+    response = client.post(
+        reverse("staff:reports") + "?type=sign_in_sheet",
+        {"type": "sign_in_sheet", "session": session.pk, "language": "ar"},
+    )
+    run = ReportRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "staff:report", args=[run.pk]
+    )
+    assert (run.language, run.parameters) == ("ar", {"session": session.pk})
+    run.refresh_from_db()
+    detail = client.get(reverse("staff:report", args=[run.pk])).content.decode()
+    if run.status == ReportRun.Status.READY:
+        download = client.get(reverse("staff:report_file", args=[run.pk]))
+        assert download["Content-Type"] == "application/pdf"
+        assert b"".join(download.streaming_content).startswith(b"%PDF")
+    else:
+        assert "data-poll" in detail
+
+
+def test_a_report_in_progress_looks_again_by_itself(client, anna, institution_a):
+    run = ReportRun.objects.create(
+        institution=institution_a, type="activity_summary", language="pl", requested_by=anna
+    )
+    client.force_login(anna)
+    assert "data-poll" in client.get(reverse("staff:report", args=[run.pk])).content.decode()
+
+
+def test_an_auditor_cannot_request_a_participant_export(client, olga, institution_a):
+    client.force_login(olga)
+    response = client.get(reverse("staff:reports"), {"type": "participant_export"})
+    # Auditors see no participants at all, so there is nobody to choose.
+    assert "P-0" not in response.content.decode()
+
+
+def test_another_institutions_report_is_not_found(client, karim, anna, institution_a):
+    run = ReportRun.objects.create(
+        institution=institution_a, type="activity_summary", language="pl", requested_by=anna
+    )
+    client.force_login(karim)
+    assert client.get(reverse("staff:report", args=[run.pk])).status_code == 404
+    assert client.get(reverse("staff:report_file", args=[run.pk])).status_code == 404
