@@ -175,6 +175,14 @@ def seats_taken(group: SupportGroup, *, exclude=None) -> int:
     return active.count() + offered.count()
 
 
+def _check_seat_free(group: SupportGroup, enrollment: Enrollment) -> None:
+    """Refuse when every seat is taken by others (a seat offered to `enrollment` is its own)."""
+    if seats_taken(group, exclude=enrollment) >= group.capacity:
+        raise ValidationError(
+            _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
+        )
+
+
 def next_session_number(group: SupportGroup, on: datetime.date) -> int | None:
     """The number of the group's first non-cancelled session on or after `on`."""
     tz = group.institution.tzinfo
@@ -287,10 +295,7 @@ def _check_admission(
         raise ValidationError(
             _("The participant has not consented to take part in the group and its ground rules.")
         )
-    if seats_taken(group, exclude=enrollment) >= group.capacity:
-        raise ValidationError(
-            _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
-        )
+    _check_seat_free(group, enrollment)
 
 
 def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> None:
@@ -399,10 +404,7 @@ def enrollment_offer_seat(*, enrollment: Enrollment, by, hours: int = 72) -> Enr
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     if enrollment.status != Status.WAITLISTED:
         raise ValidationError(_("Only a waitlisted participant can be offered a seat."))
-    if seats_taken(group, exclude=enrollment) >= group.capacity:
-        raise ValidationError(
-            _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
-        )
+    _check_seat_free(group, enrollment)
     now = timezone.now()
     enrollment.offered_at = now
     enrollment.offer_expires_at = now + datetime.timedelta(hours=hours)

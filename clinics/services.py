@@ -22,6 +22,19 @@ PARTICIPANT_EDITABLE = (
 )
 
 
+def _refuse_unknown_fields(fields: dict) -> None:
+    unknown = set(fields) - set(PARTICIPANT_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+
+
+def _assign(participant: Participant, fields: dict) -> None:
+    """Set the fields; None clears a field to its default (blank, or no year of birth)."""
+    for name, value in fields.items():
+        default = Participant._meta.get_field(name).get_default()
+        setattr(participant, name, value if value is not None else default)
+
+
 def _save_validated(obj, *, by, action: str, institution, details=None):
     obj.full_clean()
     obj.save()
@@ -144,9 +157,7 @@ def participant_register(
     from attendance.services import consent_grant
 
     require_role(by, institution, CLINICAL_ROLES, _("register participants"))
-    unknown = set(fields) - set(PARTICIPANT_EDITABLE)
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    _refuse_unknown_fields(fields)
     if not (alias or "").strip():
         raise ValidationError({"alias": _("Give at least an alias.")})
     # Lock the institution row so two registrations never draw the same number.
@@ -171,12 +182,7 @@ def participant_register(
             {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
             changing="reminder_channel" in fields,
         )
-        for name, value in fields.items():
-            setattr(
-                participant,
-                name,
-                value if value is not None else Participant._meta.get_field(name).get_default(),
-            )
+        _assign(participant, fields)
         participant.full_clean()
         participant.save()
     audit_record(actor=by, action="participant.registered", obj=participant)
@@ -189,9 +195,7 @@ def participant_update(*, participant: Participant, by, **fields) -> Participant
     require_role(by, participant.institution_id, CLINICAL_ROLES, _("change participants"))
     if participant.is_erased:
         raise ValidationError(_("This participant's data has been erased."))
-    unknown = set(fields) - set(PARTICIPANT_EDITABLE)
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    _refuse_unknown_fields(fields)
     if "alias" in fields and not (fields["alias"] or "").strip():
         raise ValidationError({"alias": _("Give at least an alias.")})
     changed = {k: v for k, v in fields.items() if getattr(participant, k) != v}
@@ -203,12 +207,7 @@ def participant_update(*, participant: Participant, by, **fields) -> Participant
         {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
         changing="reminder_channel" in changed,
     )
-    for name, value in changed.items():
-        setattr(
-            participant,
-            name,
-            value if value is not None else Participant._meta.get_field(name).get_default(),
-        )
+    _assign(participant, changed)
     participant.full_clean()
     participant.save()
     audit_record(

@@ -40,6 +40,12 @@ GROUP_EDITABLE = (
 )
 
 
+def _refuse_unknown_fields(fields: dict) -> None:
+    unknown = set(fields) - set(GROUP_EDITABLE)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+
+
 def _check_group_fields(group: SupportGroup) -> None:
     """The rules a group's fields must keep together, with messages a planner understands
     (checked before `full_clean`, whose constraint messages are generic)."""
@@ -69,9 +75,7 @@ def _check_group_fields(group: SupportGroup) -> None:
 def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
     """Create a support group. `facilitators` is a list of (user, role) pairs."""
     require_role(by, institution, PLANNING_ROLES, _("create groups"))
-    unknown = set(fields) - set(GROUP_EDITABLE)
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    _refuse_unknown_fields(fields)
     group = SupportGroup(institution=institution, **fields)
     _check_group_fields(group)
     group.full_clean()
@@ -86,9 +90,7 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
 def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
     """Change a group's details."""
     require_role(by, group.institution_id, PLANNING_ROLES, _("change groups"))
-    unknown = set(fields) - set(GROUP_EDITABLE)
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set.") for name in sorted(unknown)})
+    _refuse_unknown_fields(fields)
     for name, value in fields.items():
         setattr(group, name, value)
     _check_group_fields(group)
