@@ -31,6 +31,7 @@ class EnrollmentAdmin(TenantAdmin):
     list_filter = ("institution", "status", "group", "referral_source", "is_walk_in")
     search_fields = ("participant__code", "participant__alias", "group__name")
     list_select_related = ("participant", "group")
+    autocomplete_fields = ("participant", "group")
     actions = ["waitlist", "admit", "admit_with_override", "complete", "withdraw"]
 
     def get_fields(self, request, obj=None):
@@ -136,6 +137,7 @@ class ConsentAdmin(TenantAdmin):
     list_filter = ("institution", "purpose", "status", "method")
     search_fields = ("participant__code", "participant__alias", "recipient", "text_version")
     list_select_related = ("participant",)
+    autocomplete_fields = ("participant", "group")
     date_hierarchy = "granted_at"
     actions = ["withdraw"]
     ADD_FIELDS = (
@@ -213,6 +215,7 @@ class AttendanceRecordAdmin(TenantAdmin):
     list_filter = ("institution", "status", "source", "session__group")
     search_fields = ("participant__code", "participant__alias", "session__group__name")
     list_select_related = ("participant", "session__group")
+    autocomplete_fields = ("session", "participant")
     inlines = [RevisionInline]
 
     def get_fields(self, request, obj=None):

@@ -19,12 +19,17 @@ from audit.models import AuditEvent
 from clinics.admin import TenantAdmin
 from clinics.management.commands.seed_demo import NAME_A, NAME_B
 from clinics.models import Institution, Participant, Room
-from sessions.models import Session, SessionNote, SupportGroup
+from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 TENANT_ADMINS = [(m, a) for m, a in REGISTRY if isinstance(a, TenantAdmin)]
 # Session notes are read by the facilitators of their group only — the platform operator included.
 HIDDEN_FROM_SUPERUSER = {"group_sessions.sessionnote"}
+INLINE_MANAGEMENT = {
+    f"{prefix}-{key}": 0
+    for prefix in ("consents", "enrollments")
+    for key in ("TOTAL_FORMS", "INITIAL_FORMS")
+}
 
 
 def ids(items):
@@ -369,3 +374,60 @@ def test_ewa_reads_her_institutions_audit_log_only(as_ewa, a, b):
     shown = response.context["cl"].queryset
     assert shown.exists()
     assert not shown.filter(institution=b).exists()
+
+
+def test_the_autocomplete_offers_ewa_only_her_institutions_participants(as_ewa, a, b):
+    response = as_ewa.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "attendance",
+            "model_name": "enrollment",
+            "field_name": "participant",
+            "term": "P-000",
+        },
+    )
+    assert response.status_code == 200
+    offered = {int(row["id"]) for row in response.json()["results"]}
+    assert offered
+    assert offered <= set(Participant.objects.filter(institution=a).values_list("pk", flat=True))
+
+
+def test_ewa_adds_a_co_facilitator_through_the_service(as_ewa, a, users):
+    group = SupportGroup.objects.get(institution=a, name__startswith="Zapobieganie")
+    response = as_ewa.post(
+        url(GroupFacilitator, "add"),
+        {"group": group.pk, "user": users["anna"].pk, "role": "co_facilitator"},
+    )
+    assert response.status_code == 302
+    assert group.facilitator_roles.get(user=users["anna"]).role == "co_facilitator"
+    assert AuditEvent.objects.filter(action="group.facilitator_set", actor=users["ewa"]).exists()
+
+
+def test_staff_cannot_be_made_a_facilitator_in_the_admin(as_ewa, a, users):
+    group = SupportGroup.objects.filter(institution=a).first()
+    response = as_ewa.post(
+        url(GroupFacilitator, "add"),
+        {"group": group.pk, "user": users["marek"].pk, "role": "lead"},
+    )
+    assert response.status_code == 200
+    assert "user" in response.context["adminform"].form.errors
+    assert not group.facilitator_roles.filter(user=users["marek"]).exists()
+
+
+def test_an_alias_only_participant_cannot_be_given_a_name_through_the_admin(as_ewa, a):
+    participant = Participant.objects.filter(institution=a, legal_name="").first()
+    response = as_ewa.post(
+        url(Participant, "change", participant.pk),
+        {
+            "alias": "Nowy pseudonim",
+            "language": "pl",
+            "legal_name": "Jan Kowalski",
+            **INLINE_MANAGEMENT,
+        },
+    )
+    assert response.status_code == 302
+    participant.refresh_from_db()
+    assert (participant.alias, participant.legal_name) == ("Nowy pseudonim", "")
+    assert AuditEvent.objects.filter(
+        action="participant.changed", object_id=str(participant.pk)
+    ).exists()

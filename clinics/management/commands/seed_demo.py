@@ -12,6 +12,7 @@ import random
 import unicodedata
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -54,10 +55,15 @@ FIRST_NAMES = [
     "Dorota", "Marcin", "Beata", "Rafał", "Natalia", "Adam", "Justyna", "Wojciech", "Karolina",
     "Jan", "Iwona", "Mateusz", "Renata", "Bartosz", "Halina", "Szymon", "Elżbieta", "Dawid",
 ]  # fmt: skip
+# (masculine, feminine) forms of a surname; first names ending in -a take the feminine.
 LAST_NAMES = [
-    "Nowak", "Wójcik", "Kamińska", "Kaczmarek", "Mazur", "Krawczyk", "Piotrowska", "Grabowski",
-    "Pawłowska", "Michalski", "Król", "Wieczorek", "Jabłońska", "Wróbel", "Nowakowska", "Majewski",
-    "Olszewska", "Stępień", "Malinowski", "Jaworska", "Adamczyk", "Dudek", "Nowicka", "Pawlak",
+    ("Nowak", "Nowak"), ("Wójcik", "Wójcik"), ("Kamiński", "Kamińska"), ("Kaczmarek", "Kaczmarek"),
+    ("Mazur", "Mazur"), ("Krawczyk", "Krawczyk"), ("Piotrowski", "Piotrowska"),
+    ("Grabowski", "Grabowska"), ("Pawłowski", "Pawłowska"), ("Michalski", "Michalska"),
+    ("Król", "Król"), ("Wieczorek", "Wieczorek"), ("Jabłoński", "Jabłońska"), ("Wróbel", "Wróbel"),
+    ("Nowakowski", "Nowakowska"), ("Majewski", "Majewska"), ("Olszewski", "Olszewska"),
+    ("Stępień", "Stępień"), ("Malinowski", "Malinowska"), ("Jaworski", "Jaworska"),
+    ("Adamczyk", "Adamczyk"), ("Dudek", "Dudek"), ("Nowicki", "Nowicka"), ("Pawlak", "Pawlak"),
 ]  # fmt: skip
 ANONYMOUS_ALIASES = [
     "Wędrowiec", "Zielona", "Kasztan", "Sowa", "Latarnik", "Jaskółka", "Wiatr", "Kamyk", "Brzoza",
@@ -154,7 +160,7 @@ class Demo:
     """Builds the demo world through the services, in one transaction."""
 
     def __init__(self, *, password, out):
-        self.password = password
+        self.password_hash = make_password(password)
         self.out = out
         self.rng = random.Random(RANDOM_SEED)
         self.now = timezone.now()
@@ -178,10 +184,9 @@ class Demo:
 
     def _user(self, username, **fields):
         User = get_user_model()
-        user, created = User.objects.get_or_create(username=username, defaults=fields)
-        if created:
-            user.set_password(self.password)
-            user.save()
+        # One hash for all the demo users: hashing is deliberately slow.
+        fields["password"] = self.password_hash
+        user, _created = User.objects.get_or_create(username=username, defaults=fields)
         return user
 
     def make_users(self):
@@ -341,7 +346,8 @@ class Demo:
                 consents=[{**consents[0], "method": Consent.Method.VERBAL}],
             )
         first = FIRST_NAMES[self.name_index % len(FIRST_NAMES)]
-        last = LAST_NAMES[(self.name_index * 7) % len(LAST_NAMES)]
+        masculine, feminine = LAST_NAMES[(self.name_index * 7) % len(LAST_NAMES)]
+        last = feminine if first.endswith("a") else masculine
         consents.append({"purpose": Consent.Purpose.HEALTH_DATA, **consent})
         fields = {
             "legal_name": f"{first} {last}",
