@@ -107,8 +107,8 @@ def _rewrite_column(schema_editor, model, field_names, transform) -> None:
         for name in field_names:
             column = qn(model._meta.get_field(name).column)
             # Identifiers come from the model's meta and are quoted; values are parameters.
-            select = f"SELECT {pk}, {column} FROM {table} WHERE {column} <> ''"  # noqa: S608  # nosec B608
-            update = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608  # nosec B608
+            select = f"SELECT {pk}, {column} FROM {table} WHERE {column} <> ''"  # noqa: S608 - quoted identifiers  # nosec B608
+            update = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608 - quoted identifiers  # nosec B608
             cursor.execute(select)
             rows = [(transform(value), key) for key, value in cursor.fetchall()]
             cursor.executemany(update, rows)

@@ -304,7 +304,7 @@ def _bar(fraction: float, rtl: bool, colour: str = "#1f4e79") -> str:
     """A horizontal bar drawn as SVG (numbers only: nothing typed by a user goes in)."""
     width = max(0.0, min(1.0, fraction)) * 100
     flip = ' transform="translate(100 0) scale(-1 1)"' if rtl else ""
-    return mark_safe(  # noqa: S308 - built from numbers only
+    return mark_safe(  # noqa: S308 - built from numbers only  # nosec B308 B703
         f'<svg width="56mm" height="3.2mm" viewBox="0 0 100 4" preserveAspectRatio="none">'
         f'<rect x="0" y="0" width="100" height="4" fill="#edf1f6"/>'
         f'<g{flip}><rect x="0" y="0" width="{width:.2f}" height="4" fill="{colour}"/></g></svg>'
@@ -318,7 +318,7 @@ def _stacked_bar(parts: list[tuple[int, str]], total: int, rtl: bool) -> str:
         width = 100 * value / total if total else 0
         rects.append(f'<rect x="{x:.2f}" y="0" width="{width:.2f}" height="4" fill="{colour}"/>')
         x += width
-    return mark_safe(  # noqa: S308 - built from numbers only
+    return mark_safe(  # noqa: S308 - built from numbers only  # nosec B308 B703
         '<svg width="22mm" height="3.2mm" viewBox="0 0 100 4" preserveAspectRatio="none">'
         f"<g{flip}>{''.join(rects)}</g></svg>"
     )
@@ -532,7 +532,7 @@ def build_activity_summary(run: ReportRun) -> Built:
         facilitators=facilitator_rows,
         consent_statuses=[choice_label(lang, "consent_status", s) for s in statuses],
         consents=consent_rows,
-        sessions_legend=mark_safe(  # noqa: S308 - fixed labels and colours only
+        sessions_legend=mark_safe(  # noqa: S308 - fixed labels and colours only  # nosec B308 B703
             " ".join(
                 f'<span style="color:{colour}">■</span> {label}'
                 for colour, label in (

@@ -51,7 +51,7 @@ from sessions.models import GroupFacilitator, RecurrenceRule, Session, SupportGr
 
 User = get_user_model()
 
-PASSWORD = "scale-password"  # noqa: S105 - synthetic benchmark accounts only
+PASSWORD = "scale-password"  # noqa: S105 - synthetic benchmark accounts only  # nosec B105
 TZ_NAME = "Europe/Warsaw"
 TZ = zoneinfo.ZoneInfo(TZ_NAME)
 HOURS = (9, 11, 13, 15, 17, 19)  # 90-minute sessions two hours apart never overlap
@@ -246,7 +246,7 @@ class Writer:
             else:
                 cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
                 marks = ", ".join(["%s"] * len(fields))
-                sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"  # noqa: S608 - model metadata
+                sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"  # noqa: S608 - model metadata  # nosec B608
                 batch = []
                 for row in rows:
                     batch.append(
@@ -274,7 +274,7 @@ class Writer:
         with connection.cursor() as cursor:
             for model in models_:
                 table = model._meta.db_table
-                sql = f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608 - model metadata
+                sql = f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608 - model metadata  # nosec B608
                 cursor.execute(sql, [table])
 
 
@@ -665,7 +665,7 @@ class Command(BaseCommand):
                 (
                     g.id,
                     self.inst_id(g.institution),
-                    f"{CATEGORY_NAMES[category].capitalize()} — grupa {g.index + 1}",
+                    f"{CATEGORY_NAMES[category][:1].upper()}{CATEGORY_NAMES[category][1:]} — grupa {g.index + 1}",
                     category,
                     "",
                     g.mode,
