@@ -12,7 +12,7 @@ bind = os.environ.get("KRAG_BENCH_BIND", "127.0.0.1:8171")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = os.environ.get("KRAG_BENCH_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("KRAG_BENCH_THREADS", 4))
-preload_app = True  # import Django once, fork the workers
+# No preload_app: each worker imports Django itself, so no connection pool is ever forked.
 keepalive = 5  # the load tool reuses its connections, as the mobile app's HTTP client does
 timeout = 60
 accesslog = None
