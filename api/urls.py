@@ -14,6 +14,7 @@ from .views.clinics import (
     RoomViewSet,
     SiteViewSet,
 )
+from .views.reports import ReportRunViewSet
 from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
 
 router = DefaultRouter()
@@ -29,6 +30,7 @@ router.register("notes", SessionNoteViewSet, basename="note")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
+router.register("reports", ReportRunViewSet, basename="reportrun")
 # --- end of resources -------------------------------------------------------------------------
 
 urlpatterns = [
