@@ -82,8 +82,15 @@ def _dispatch(message_ids: list[int]) -> None:
     """
     from .tasks import send_message
 
+    def send(pk):
+        # A named function, not a partial: Django logs a robust callback's failure by its name.
+        def send_message_after_commit():
+            send_message.delay(pk)
+
+        return send_message_after_commit
+
     for pk in message_ids:
-        transaction.on_commit(functools.partial(send_message.delay, pk), robust=True)
+        transaction.on_commit(send(pk), robust=True)
 
 
 def outbox_enqueue(

@@ -64,11 +64,8 @@ def publishing(broker):
     try:
         yield broker
     finally:
+        # The connection pool stays open on the test broker; later tests run eagerly.
         conf.broker_url, conf.task_always_eager = saved
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-            celery_app._pool = None
-        celery_app.amqp._producer_pool = None
 
 
 def _database_url() -> str:

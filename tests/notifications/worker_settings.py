@@ -10,3 +10,10 @@ EMAIL_BACKEND = os.environ.get(
     "KRAG_TEST_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
 )
 EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+# Look for messages of a killed worker every second (the default scans about every 100 s), so
+# the redelivery test with a short visibility timeout stays short.
+CELERY_BROKER_TRANSPORT_OPTIONS = {  # noqa: F405
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
