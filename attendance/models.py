@@ -95,6 +95,11 @@ class Enrollment(models.Model):
                 | Q(left_on__gte=models.F("joined_on")),
                 name="enrollment_leaves_after_joining",
             ),
+            # The roster is computed from joined_on: an active member without it is on none.
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(joined_on__isnull=False),
+                name="active_member_has_joined",
+            ),
         ]
         indexes = [models.Index(fields=["group", "status", "joined_on"])]
 
@@ -183,6 +188,11 @@ class Consent(models.Model):
                 condition=~Q(purpose="disclosure") | ~Q(recipient=""),
                 name="disclosure_names_recipient",
             ),
+            # Withdrawal is effective from a recorded moment (ConsentQuerySet.active reads it).
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn") | Q(withdrawn_at__isnull=False),
+                name="withdrawn_consent_has_a_date",
+            ),
         ]
         indexes = [models.Index(fields=["participant", "purpose", "status"])]
 
@@ -254,6 +264,12 @@ class AttendanceRecord(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "participant"], name="one_mark_per_session_participant"
+            ),
+            models.CheckConstraint(
+                condition=Q(arrived_at__isnull=True)
+                | Q(left_at__isnull=True)
+                | Q(left_at__gt=models.F("arrived_at")),
+                name="attendance_leaves_after_arriving",
             ),
         ]
         indexes = [

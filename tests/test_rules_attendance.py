@@ -389,3 +389,14 @@ def test_a_group_without_facilitators_still_raises_the_task_unassigned(
 
     assert FollowUpTask.objects.get().assigned_to is None
     assert Enrollment.objects.get(pk=members[0].pk).status == "active"
+
+
+def test_the_database_refuses_leaving_before_arriving(session, members):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AttendanceFactory(
+            session=session,
+            enrollment=members[0],
+            status="left_early",
+            arrived_at=datetime.time(18, 30),
+            left_at=datetime.time(18, 0),
+        )

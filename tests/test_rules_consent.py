@@ -296,3 +296,8 @@ def test_expired_consents_are_marked_with_one_event_each(kasia, marek):
     assert lapsed.status == Consent.Status.EXPIRED
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["consent.expired"]
     assert consents_expire() == 0
+
+
+def test_the_database_refuses_a_withdrawal_without_its_moment(kasia):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConsentFactory(participant=kasia, status=Consent.Status.WITHDRAWN, withdrawn_at=None)

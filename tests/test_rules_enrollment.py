@@ -543,3 +543,8 @@ def test_leaving_today_after_todays_session_took_place_starts_tomorrow(group_a, 
     member.refresh_from_db()
     assert member.left_on == held.local_date() + days(1)
     assert member in session_roster(held)
+
+
+def test_the_database_refuses_an_active_member_without_a_joining_day(group_a):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EnrollmentFactory(group=group_a, status="active", joined_on=None)
