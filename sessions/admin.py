@@ -41,9 +41,15 @@ class FacilitatorInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         return is_institution_admin(request.user)
 
-    has_add_permission = has_change_permission = has_delete_permission = (
-        lambda self, request, obj=None: is_institution_admin(request.user)
-    )
+    def has_add_permission(self, request, obj=None):
+        return is_institution_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_institution_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        # Taking a facilitator off a group is not a clinical record (group_facilitator_remove).
+        return is_institution_admin(request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":

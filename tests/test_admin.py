@@ -431,3 +431,41 @@ def test_an_alias_only_participant_cannot_be_given_a_name_through_the_admin(as_e
     assert AuditEvent.objects.filter(
         action="participant.changed", object_id=str(participant.pk)
     ).exists()
+
+
+def test_the_group_form_s_facilitator_inline_adds_through_the_service(as_ewa, a, users):
+    group = SupportGroup.objects.get(institution=a, name__startswith="Zapobieganie")
+    lead = group.facilitator_roles.get()
+    data = {
+        "name": group.name,
+        "category": group.category,
+        "membership_mode": group.membership_mode,
+        "entry_points": "[]",
+        "capacity": group.capacity,
+        "min_size": group.min_size,
+        "default_room": group.default_room_id,
+        "language": group.language,
+        "ground_rules": group.ground_rules,
+        "status": group.status,
+        "starts_on": group.starts_on.isoformat(),
+        "ends_on": group.ends_on.isoformat(),
+        "facilitator_roles-TOTAL_FORMS": 2,
+        "facilitator_roles-INITIAL_FORMS": 1,
+        "facilitator_roles-0-id": lead.pk,
+        "facilitator_roles-0-group": group.pk,
+        "facilitator_roles-0-user": lead.user_id,
+        "facilitator_roles-0-role": lead.role,
+        "facilitator_roles-1-group": group.pk,
+        "facilitator_roles-1-user": users["ewa"].pk,
+        "facilitator_roles-1-role": "observer",
+        "sessions-TOTAL_FORMS": 0,
+        "sessions-INITIAL_FORMS": 0,
+        "enrollments-TOTAL_FORMS": 0,
+        "enrollments-INITIAL_FORMS": 0,
+    }
+    response = as_ewa.post(url(SupportGroup, "change", group.pk), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert group.facilitator_roles.get(user=users["ewa"]).role == "observer"
+    assert AuditEvent.objects.filter(
+        action="group.facilitator_set", object_id=str(group.pk), actor=users["ewa"]
+    ).exists()
