@@ -12,11 +12,17 @@ class BriefRelatedFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "api.serializers.common.BriefRelatedField"
 
     def map_serializer_field(self, auto_schema, direction):
+        nullable = {"nullable": True} if self.target.allow_null else {}
         if direction == "request":
-            return {**build_basic_type(OpenApiTypes.INT), "description": "The object's id."}
+            return {
+                **build_basic_type(OpenApiTypes.INT),
+                "description": "The object's id.",
+                **nullable,
+            }
         from .serializers.common import BriefSerializer
 
-        return auto_schema.resolve_serializer(BriefSerializer, direction).ref
+        ref = auto_schema.resolve_serializer(BriefSerializer, direction).ref
+        return {"allOf": [ref], **nullable} if nullable else ref
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):

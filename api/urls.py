@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from .views.attendance import AttendanceRecordViewSet, ConsentViewSet, EnrollmentViewSet
+from .views.audit import AuditEventViewSet
 from .views.auth import LoginView, LogoutView
-from .views.calendar import CalendarFeedView
+from .views.calendar import CalendarAddressView, CalendarFeedView
 from .views.clinics import (
     InstitutionViewSet,
-    MeViewSet,
+    MeView,
     ParticipantViewSet,
     RoomViewSet,
     SiteViewSet,
@@ -19,7 +20,6 @@ from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
 
 router = DefaultRouter()
 # --- Resources (one block; keep registrations here) -------------------------------------------
-router.register("me", MeViewSet, basename="me")
 router.register("institutions", InstitutionViewSet, basename="institution")
 router.register("sites", SiteViewSet, basename="site")
 router.register("rooms", RoomViewSet, basename="room")
@@ -31,11 +31,14 @@ router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 router.register("reports", ReportRunViewSet, basename="reportrun")
+router.register("audit-events", AuditEventViewSet, basename="auditevent")
 # --- end of resources -------------------------------------------------------------------------
 
 urlpatterns = [
     path("auth/token/", LoginView.as_view(), name="api-token"),
     path("auth/logout/", LogoutView.as_view(), name="api-logout"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("me/calendar/", CalendarAddressView.as_view(), name="api-me-calendar"),
     path("calendar/<str:secret>.ics", CalendarFeedView.as_view(), name="api-calendar-feed"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

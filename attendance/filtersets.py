@@ -2,15 +2,15 @@
 
 import django_filters
 
-from clinics.filtersets import ChangedSinceFilterSet
+from clinics.filtersets import ChangedSinceFilterSet, IdFilter
 
 from .models import AttendanceRecord, Consent, Enrollment
 
 
 class EnrollmentFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
-    group = django_filters.NumberFilter(field_name="group_id")
-    participant = django_filters.NumberFilter(field_name="participant_id")
+    institution = IdFilter(field_name="institution_id")
+    group = IdFilter(field_name="group_id")
+    participant = IdFilter(field_name="participant_id")
 
     class Meta:
         model = Enrollment
@@ -18,9 +18,9 @@ class EnrollmentFilterSet(ChangedSinceFilterSet):
 
 
 class ConsentFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
-    participant = django_filters.NumberFilter(field_name="participant_id")
-    group = django_filters.NumberFilter(field_name="group_id")
+    institution = IdFilter(field_name="institution_id")
+    participant = IdFilter(field_name="participant_id")
+    group = IdFilter(field_name="group_id")
 
     class Meta:
         model = Consent
@@ -28,10 +28,10 @@ class ConsentFilterSet(ChangedSinceFilterSet):
 
 
 class AttendanceRecordFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
-    session = django_filters.NumberFilter(field_name="session_id")
-    group = django_filters.NumberFilter(field_name="session__group_id")
-    participant = django_filters.NumberFilter(field_name="participant_id")
+    institution = IdFilter(field_name="institution_id")
+    session = IdFilter(field_name="session_id")
+    group = IdFilter(field_name="session__group_id")
+    participant = IdFilter(field_name="participant_id")
     starts_after = django_filters.IsoDateTimeFilter(
         field_name="session__starts_at", lookup_expr="gte"
     )

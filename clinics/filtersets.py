@@ -4,8 +4,23 @@ Every FilterSet takes `updated_since` so a mobile client can sync only what chan
 """
 
 import django_filters
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from .models import Institution, Participant, Room, Site
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """An object's id: a whole number in the database's range (anything else is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class ChangedSinceFilterSet(django_filters.FilterSet):
@@ -23,7 +38,7 @@ class InstitutionFilterSet(ChangedSinceFilterSet):
 
 
 class SiteFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
+    institution = IdFilter(field_name="institution_id")
 
     class Meta:
         model = Site
@@ -31,8 +46,8 @@ class SiteFilterSet(ChangedSinceFilterSet):
 
 
 class RoomFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="site__institution_id")
-    site = django_filters.NumberFilter(field_name="site_id")
+    institution = IdFilter(field_name="site__institution_id")
+    site = IdFilter(field_name="site_id")
 
     class Meta:
         model = Room
@@ -40,10 +55,10 @@ class RoomFilterSet(ChangedSinceFilterSet):
 
 
 class ParticipantFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
+    institution = IdFilter(field_name="institution_id")
     code = django_filters.CharFilter(field_name="code", lookup_expr="iexact")
     alias = django_filters.CharFilter(field_name="alias", lookup_expr="icontains")
-    group = django_filters.NumberFilter(
+    group = IdFilter(
         field_name="enrollments__group_id", distinct=True, label="Enrolled in this group."
     )
 

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clinics.filtersets import ChangedSinceFilterSet
+from clinics.filtersets import ChangedSinceFilterSet, IdFilter
 from clinics.models import Institution
 from clinics.querysets import institution_ids_for
 
@@ -16,8 +16,8 @@ from .models import Session, SessionNote, SupportGroup
 
 
 class SupportGroupFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
-    facilitator = django_filters.NumberFilter(
+    institution = IdFilter(field_name="institution_id")
+    facilitator = IdFilter(
         field_name="facilitator_roles__user_id", distinct=True, label="Led by this user (id)."
     )
 
@@ -57,9 +57,9 @@ def local_days_q(user, first_day, days: int) -> Q:
 
 
 class SessionFilterSet(ChangedSinceFilterSet):
-    institution = django_filters.NumberFilter(field_name="institution_id")
-    group = django_filters.NumberFilter(field_name="group_id")
-    facilitator = django_filters.NumberFilter(
+    institution = IdFilter(field_name="institution_id")
+    group = IdFilter(field_name="group_id")
+    facilitator = IdFilter(
         method="filter_facilitator", label="Led by this user (id), also as the substitute."
     )
     mine = django_filters.BooleanFilter(
@@ -108,9 +108,9 @@ class SessionFilterSet(ChangedSinceFilterSet):
 
 
 class SessionNoteFilterSet(ChangedSinceFilterSet):
-    session = django_filters.NumberFilter(field_name="session_id")
-    group = django_filters.NumberFilter(field_name="session__group_id")
-    participant = django_filters.NumberFilter(field_name="participant_id")
+    session = IdFilter(field_name="session_id")
+    group = IdFilter(field_name="session__group_id")
+    participant = IdFilter(field_name="participant_id")
 
     class Meta:
         model = SessionNote

@@ -8,7 +8,7 @@ from attendance.models import AttendanceRecord, Consent, Enrollment
 from clinics.models import Institution, Participant
 from sessions.models import Session, SupportGroup
 
-from .common import BriefRelatedField, BriefSerializer, user_display
+from .common import BriefRelatedField, BriefSerializer, LocalTimeField, user_display
 from .sessions import session_display
 
 User = get_user_model()
@@ -116,7 +116,9 @@ class ConsentSerializer(serializers.ModelSerializer):
         model=SupportGroup, required=False, allow_null=True, display=lambda g: g.name
     )
     recorded_by = BriefRelatedField(model=User, read_only=True, display=user_display)
-    withdrawn_by = BriefRelatedField(model=User, read_only=True, display=user_display)
+    withdrawn_by = BriefRelatedField(
+        model=User, read_only=True, allow_null=True, display=user_display
+    )
 
     class Meta:
         model = Consent
@@ -155,6 +157,8 @@ class AttendanceRecordSerializer(serializers.ModelSerializer):
     session = BriefRelatedField(model=Session, read_only=True, display=session_display)
     participant = BriefRelatedField(model=Participant, read_only=True, display=participant_display)
     recorded_by = BriefRelatedField(model=User, read_only=True, display=user_display)
+    arrived_at = LocalTimeField(required=False, allow_null=True)
+    left_at = LocalTimeField(required=False, allow_null=True)
 
     class Meta:
         model = AttendanceRecord
@@ -188,8 +192,8 @@ class MarkSerializer(serializers.Serializer):
 
     participant = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     status = serializers.ChoiceField(choices=AttendanceRecord.Status.choices)
-    arrived_at = serializers.TimeField(required=False, allow_null=True, default=None)
-    left_at = serializers.TimeField(required=False, allow_null=True, default=None)
+    arrived_at = LocalTimeField(required=False, allow_null=True, default=None)
+    left_at = LocalTimeField(required=False, allow_null=True, default=None)
 
 
 class RosterPutSerializer(serializers.Serializer):
@@ -204,8 +208,8 @@ class RosterEntrySerializer(serializers.Serializer):
         help_text="false: marked earlier but no longer a member on the session's day."
     )
     status = serializers.ChoiceField(choices=AttendanceRecord.Status.choices, allow_null=True)
-    arrived_at = serializers.TimeField(allow_null=True)
-    left_at = serializers.TimeField(allow_null=True)
+    arrived_at = LocalTimeField(allow_null=True)
+    left_at = LocalTimeField(allow_null=True)
     version = serializers.IntegerField(allow_null=True)
     recorded_at = serializers.DateTimeField(allow_null=True)
 

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinics.querysets import institution_ids_for
@@ -76,5 +77,14 @@ class BriefRelatedField(serializers.RelatedField):
         return {"id": value.pk, "display": self.display(value)}
 
 
-class UpdatedSinceMixin:
-    """Marker for docs: every list accepts `updated_since` (see the domain FilterSets)."""
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "description": "Local wall-clock time, HH:MM or HH:MM:SS.",
+        "example": "18:05",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the institution's time zone (OpenAPI's `format: time` would demand
+    an offset, which a time of day in a session does not have)."""

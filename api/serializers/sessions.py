@@ -8,7 +8,7 @@ from clinics.models import Institution, Participant, Room
 from clinics.roles import PLANNING_ROLES
 from sessions.models import GroupFacilitator, NoteAddendum, Session, SessionNote, SupportGroup
 
-from .common import BriefRelatedField, colleagues_of, user_display
+from .common import BriefRelatedField, LocalTimeField, colleagues_of, user_display
 
 User = get_user_model()
 
@@ -97,7 +97,7 @@ class ScheduleSerializer(serializers.Serializer):
         help_text="0 = Monday … 6 = Sunday",
     )
     interval_weeks = serializers.IntegerField(min_value=1, max_value=8, default=1)
-    start_time = serializers.TimeField()
+    start_time = LocalTimeField()
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
     starts_on = serializers.DateField()
     until = serializers.DateField(required=False, allow_null=True)
@@ -120,6 +120,12 @@ class SessionSerializer(serializers.ModelSerializer):
         many=True, read_only=True, source="group.facilitator_roles"
     )
     format = serializers.ChoiceField(choices=Session.Format.choices, read_only=True)
+    cancelled_by = serializers.ChoiceField(
+        choices=Session.CancelledBy.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty unless cancelled.",
+    )
 
     class Meta:
         model = Session
@@ -200,7 +206,7 @@ class SessionNoteSerializer(serializers.ModelSerializer):
         model=Participant, required=False, allow_null=True, display=lambda p: p.alias
     )
     author = BriefRelatedField(model=User, read_only=True, display=user_display)
-    signed_by = BriefRelatedField(model=User, read_only=True, display=user_display)
+    signed_by = BriefRelatedField(model=User, read_only=True, allow_null=True, display=user_display)
     addenda = AddendumSerializer(many=True, read_only=True)
 
     class Meta:

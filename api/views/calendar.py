@@ -6,17 +6,22 @@ The feed carries no participant data: group, times, room and status only.
 import datetime
 
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from icalendar import Calendar, Event
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions.models import Session
 
 from ..models import CalendarFeedToken
+from ..services import calendar_feed_issue, calendar_feed_revoke
+from ..throttling import UserWriteThrottle
 
 PAST = datetime.timedelta(days=30)
 AHEAD = datetime.timedelta(days=366)
@@ -97,3 +102,24 @@ class CalendarFeedView(APIView):
         response["Content-Disposition"] = 'inline; filename="krag.ics"'
         response["Cache-Control"] = "private, max-age=300"
         return response
+
+
+class CalendarAddressView(APIView):
+    """The secret address of your calendar feed: create (or replace) and revoke it."""
+
+    throttle_classes = [UserWriteThrottle]
+
+    @extend_schema(
+        summary="A new secret address of your calendar feed (earlier ones stop working)",
+        request=None,
+        responses={201: inline_serializer("CalendarFeed", {"url": serializers.URLField()})},
+    )
+    def post(self, request):
+        secret = calendar_feed_issue(by=request.user)
+        url = request.build_absolute_uri(reverse("api-calendar-feed", args=[secret]))
+        return Response({"url": url}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke your calendar feed's address", responses={204: None})
+    def delete(self, request):
+        calendar_feed_revoke(by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,10 @@
 """The organisation (institutions, sites, rooms), participants, and the signed-in user."""
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status
-from rest_framework.decorators import action
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from audit.services import audit_record
 from clinics.filtersets import (
@@ -95,37 +95,9 @@ class ParticipantViewSet(
         )
 
 
-class MeViewSet(ScopedViewSet):
+class MeView(APIView):
     """The signed-in user."""
 
-    serializer_class = MeSerializer
-    pagination_class = None
-    filter_backends = []
-
-    @extend_schema(summary="You: your institutions and your role in each")
-    def list(self, request):
+    @extend_schema(summary="You: your institutions and your role in each", responses=MeSerializer)
+    def get(self, request):
         return Response(MeSerializer(request.user).data)
-
-    @extend_schema(
-        summary="A new secret address of your calendar feed (earlier ones stop working)",
-        request=None,
-        responses={
-            201: inline_serializer("CalendarFeed", {"url": serializers.URLField()}),
-        },
-        methods=["POST"],
-    )
-    @extend_schema(
-        summary="Revoke your calendar feed's address",
-        responses={204: None},
-        methods=["DELETE"],
-    )
-    @action(detail=False, methods=["post", "delete"], url_path="calendar")
-    def calendar(self, request):
-        from ..services import calendar_feed_issue, calendar_feed_revoke
-
-        if request.method == "DELETE":
-            calendar_feed_revoke(by=request.user)
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        secret = calendar_feed_issue(by=request.user)
-        url = request.build_absolute_uri(f"/api/v1/calendar/{secret}.ics")
-        return Response({"url": url}, status=status.HTTP_201_CREATED)
