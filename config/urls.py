@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("notifications.urls")),
     path("", include("security.urls")),  # two-factor sign-in pages (/account/two-factor/)
+    path("", include("audit.urls")),  # the audit log for institution admins (/audit/)
     path("", include("staff.urls")),
 ]
 

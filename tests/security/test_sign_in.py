@@ -69,7 +69,7 @@ def test_the_admin_sign_in_is_locked_too(client, django_user_model):
 
 
 def test_the_api_token_login_is_locked_too(anna):
-    api = APIClient(REMOTE_ADDR="10.0.0.9")
+    api = APIClient(REMOTE_ADDR="10.0.0.9", HTTP_ACCEPT_LANGUAGE="en")
     url = reverse("api-token")
     for _ in range(4):
         response = api.post(url, {"username": "anna", "password": "wrong"}, format="json")

@@ -1,0 +1,64 @@
+"""Searching the audit log: the staff UI's audit page and the API's audit-events/ share it."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from .models import AuditEvent
+
+
+def admin_institutions(user):
+    """The institutions whose log this user may read: those they are an active admin of."""
+    from clinics.models import Institution, StaffMembership
+
+    if not user.is_authenticated:
+        return Institution.objects.none()
+    if user.is_superuser:
+        return Institution.objects.all()
+    return Institution.objects.filter(
+        memberships__user=user,
+        memberships__role=StaffMembership.Role.ADMIN,
+        memberships__is_active=True,
+    )
+
+
+def _institutions(request):
+    return admin_institutions(request.user) if request is not None else AuditEvent.objects.none()
+
+
+class AuditEventFilterSet(django_filters.FilterSet):
+    institution = django_filters.ModelChoiceFilter(
+        queryset=_institutions, field_name="institution", label=_("Institution")
+    )
+    since = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label=_("From (date)")
+    )
+    until = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label=_("Until (date)")
+    )
+    actor = django_filters.CharFilter(
+        field_name="actor_username", lookup_expr="iexact", label=_("User (username)")
+    )
+    action = django_filters.CharFilter(
+        field_name="action", lookup_expr="startswith", label=_("Action (e.g. participant.)")
+    )
+    participant = django_filters.CharFilter(
+        method="filter_participant", label=_("Participant (code, e.g. P-00042)")
+    )
+    object_type = django_filters.CharFilter(field_name="object_type", label=_("Object type"))
+    object_id = django_filters.CharFilter(field_name="object_id", label=_("Object id"))
+
+    class Meta:
+        model = AuditEvent
+        fields = ["institution", "since", "until", "actor", "action", "participant"]
+
+    def filter_participant(self, queryset, name, value):
+        """Events on this person's record: by code, within the institutions already in scope
+        (the same code exists in every institution)."""
+        from clinics.models import Participant
+
+        ids = Participant.objects.filter(
+            code__iexact=value.strip(), institution__in=queryset.values("institution")
+        ).values_list("pk", flat=True)
+        return queryset.filter(
+            object_type=Participant._meta.label_lower, object_id__in=[str(pk) for pk in ids]
+        )
