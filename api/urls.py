@@ -6,7 +6,6 @@ from rest_framework.routers import DefaultRouter
 
 from .views.attendance import AttendanceRecordViewSet, ConsentViewSet, EnrollmentViewSet
 from .views.audit import AuditEventViewSet
-from .views.audit import AuditEventViewSet
 from .views.auth import LoginView, LogoutView
 from .views.calendar import CalendarAddressView, CalendarFeedView
 from .views.clinics import (
@@ -32,7 +31,6 @@ router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 router.register("reports", ReportRunViewSet, basename="reportrun")
-router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 # --- end of resources -------------------------------------------------------------------------
 
