@@ -299,6 +299,7 @@ def _check_admission(
 
 
 def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> None:
+    """Who may start a membership, for whom: one open enrollment per participant and group."""
     require_role(by, group.institution_id, CLINICAL_ROLES, _("manage enrollments"))
     if participant.institution_id != group.institution_id:
         raise ValidationError({"participant": _("Unknown participant.")})
@@ -472,6 +473,7 @@ def enrollment_walk_in(
 def _end(
     enrollment: Enrollment, *, by, status: str, reason: str, on: datetime.date | None, action: str
 ) -> Enrollment:
+    """End a membership (withdrawn or completed) from `on`; see `_leave_date` for the roster."""
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     if enrollment.status not in Enrollment.OPEN_STATUSES:
@@ -544,6 +546,7 @@ def session_roster(session: Session) -> list[Enrollment]:
 
 
 def _check_session_open_for_attendance(session: Session, now) -> None:
+    """Attendance is taken from the moment a session begins, never for one that did not happen."""
     if session.status == Session.Status.CANCELLED:
         raise ValidationError(_("The session was cancelled; it has no attendance."))
     if session.status == Session.Status.NOT_HELD:
@@ -553,6 +556,7 @@ def _check_session_open_for_attendance(session: Session, now) -> None:
 
 
 def _mark_errors(mark: Mark, session: Session) -> str | None:
+    """What is wrong with one person's mark, if anything (the roster is checked separately)."""
     if mark.status not in AttendanceRecord.Status.values:
         return _("Unknown attendance status “%(status)s”.") % {"status": mark.status}
     absent = mark.status in (AttendanceRecord.Status.EXCUSED, AttendanceRecord.Status.UNEXCUSED)
@@ -574,8 +578,10 @@ def attendance_record(
     follow-up task for the group's facilitators.
     """
     require_role(by, session.institution_id, CLINICAL_ROLES, _("record attendance"))
+    # Lock the session row only: FOR UPDATE on the join would also lock the institution's row
+    # and so serialise every roster marked in the institution (and every registration).
     session = (
-        Session.objects.select_for_update()
+        Session.objects.select_for_update(of=("self",))
         .select_related("group", "institution")
         .get(pk=session.pk)
     )
@@ -603,7 +609,10 @@ def attendance_record(
     if session.status == Session.Status.SCHEDULED:
         session.status = Session.Status.HELD
         session.save(update_fields=["status", "updated_at"])
-    existing = {r.participant_id: r for r in session.attendance_records.select_for_update()}
+    # order_by("pk"): the default ordering joins participant and institution, and FOR UPDATE
+    # would lock their rows too.
+    records = session.attendance_records.order_by("pk").select_for_update()
+    existing = {r.participant_id: r for r in records}
     records = []
     for mark in marks:
         record = existing.get(mark.participant_id)
@@ -621,7 +630,11 @@ def attendance_record(
                 source=source,
             )
             audit_record(
-                actor=by, action="attendance.recorded", obj=record, details={"status": mark.status}
+                actor=by,
+                action="attendance.recorded",
+                obj=record,
+                institution=session.institution,  # not record.institution: a query per mark
+                details={"status": mark.status},
             )
         elif (record.status, record.arrived_at, record.left_at) != (
             mark.status,
@@ -651,6 +664,7 @@ def attendance_record(
                 actor=by,
                 action="attendance.corrected",
                 obj=record,
+                institution=session.institution,
                 details={"from": previous, "to": mark.status},
             )
         records.append(record)
