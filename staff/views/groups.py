@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import Consent, Enrollment
@@ -40,13 +41,13 @@ from ..forms import AddMemberForm, FacilitatorForm, GroupForm, ScheduleForm
 from ..services import ScheduleRefused, group_create_with_schedule, member_add
 from ..stats import member_rates, session_chart
 
-# The consents shown at a glance next to each member.
-CONSENT_COLUMNS = (
-    Consent.Purpose.PARTICIPATION,
-    Consent.Purpose.HEALTH_DATA,
-    Consent.Purpose.CONTACT,
-    Consent.Purpose.DISCLOSURE,
-)
+# The consents shown at a glance next to each member, with short column headings.
+CONSENT_COLUMNS = {
+    Consent.Purpose.PARTICIPATION: gettext_lazy("Participation"),
+    Consent.Purpose.HEALTH_DATA: gettext_lazy("Health data"),
+    Consent.Purpose.CONTACT: gettext_lazy("Reminders"),
+    Consent.Purpose.DISCLOSURE: gettext_lazy("Disclosure"),
+}
 
 
 @staff_view
@@ -103,15 +104,15 @@ def _group_context(request, group, **forms):
             "enrollment": e,
             "participant": e.participant,
             "consents": [
-                (purpose, purposes[purpose], purpose in consents.get(e.participant_id, set()))
-                for purpose in CONSENT_COLUMNS
+                (purpose, label, purpose in consents.get(e.participant_id, set()))
+                for purpose, label in CONSENT_COLUMNS.items()
             ],
             "rate": rates.get(e.participant_id),
         }
         for e in members
     ]
     now = timezone.now()
-    sessions = group.sessions.select_related("room").order_by("starts_at")
+    sessions = list(group.sessions.select_related("room").order_by("starts_at"))
     taken = seats_taken(group)
     planner = can_plan(user, group.institution_id)
     add_member_form = forms.get("add_member_form") or AddMemberForm(
@@ -123,12 +124,12 @@ def _group_context(request, group, **forms):
         "group": group,
         "facilitators": group.facilitator_roles.select_related("user"),
         "member_rows": member_rows,
-        "consent_columns": [(p, purposes[p]) for p in CONSENT_COLUMNS],
+        "consent_columns": [(p, label, purposes[p]) for p, label in CONSENT_COLUMNS.items()],
         "waiting": group.enrollments.waitlist().select_related("participant"),
         "referred": group.enrollments.filter(status=Enrollment.Status.REFERRED).select_related(
             "participant"
         ),
-        "past": [s for s in sessions if s.starts_at < now],
+        "past": [s for s in reversed(sessions) if s.starts_at < now],
         "future": [s for s in sessions if s.starts_at >= now],
         "now": now,
         "chart": session_chart(group),

@@ -6,9 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from clinics.models import Participant
 from reports.models import ReportRun
@@ -18,13 +17,17 @@ from sessions.models import Session, SupportGroup
 from ..access import add_service_errors, home_institution, staff_view
 from ..forms import DateInput, StaffForm
 
-LANGUAGES = [("pl", _lazy("Polish")), ("en", _lazy("English")), ("ar", _lazy("Arabic"))]
+LANGUAGES = [
+    ("pl", gettext_lazy("Polish")),
+    ("en", gettext_lazy("English")),
+    ("ar", gettext_lazy("Arabic")),
+]
 
 
 class ReportForm(StaffForm):
     """The fields one report type needs, and nothing else."""
 
-    language = forms.ChoiceField(label=_lazy("Language of the report"), choices=LANGUAGES)
+    language = forms.ChoiceField(label=gettext_lazy("Language of the report"), choices=LANGUAGES)
 
     def __init__(self, *args, report_type, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,7 +35,7 @@ class ReportForm(StaffForm):
         now = timezone.now()
         if "session" in names:
             self.fields["session"] = forms.ModelChoiceField(
-                label=_lazy("Session"),
+                label=gettext_lazy("Session"),
                 queryset=Session.objects.for_user(user)
                 .filter(
                     starts_at__gte=now - timezone.timedelta(days=14),
@@ -47,26 +50,26 @@ class ReportForm(StaffForm):
             )
         if "group" in names:
             self.fields["group"] = forms.ModelChoiceField(
-                label=_lazy("Group"), queryset=SupportGroup.objects.for_user(user)
+                label=gettext_lazy("Group"), queryset=SupportGroup.objects.for_user(user)
             )
         if "participant" in names:
             self.fields["participant"] = forms.ModelChoiceField(
-                label=_lazy("Participant"),
+                label=gettext_lazy("Participant"),
                 queryset=Participant.objects.for_user(user).not_erased().order_by("number"),
             )
             self.fields["participant"].label_from_instance = lambda p: f"{p.code} · {p.alias}"
         if "recipient" in names:
             self.fields["recipient"] = forms.CharField(
-                label=_lazy("Recipient"),
+                label=gettext_lazy("Recipient"),
                 max_length=200,
-                help_text=_lazy(
+                help_text=gettext_lazy(
                     "The court, probation officer, employer or programme named in the "
                     "participant's disclosure consent."
                 ),
             )
         if "start" in names:
-            self.fields["start"] = forms.DateField(label=_lazy("From"), widget=DateInput())
-            self.fields["end"] = forms.DateField(label=_lazy("To"), widget=DateInput())
+            self.fields["start"] = forms.DateField(label=gettext_lazy("From"), widget=DateInput())
+            self.fields["end"] = forms.DateField(label=gettext_lazy("To"), widget=DateInput())
 
     def parameters(self, institution) -> dict:
         data = self.cleaned_data

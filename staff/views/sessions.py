@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import AttendanceRecord
@@ -32,11 +32,11 @@ from ..services import walk_in_register
 
 # Short labels that fit five buttons across a 360-pixel screen; the full one is read aloud.
 SHORT_LABELS = {
-    AttendanceRecord.Status.PRESENT: _lazy("Present"),
-    AttendanceRecord.Status.LATE: _lazy("Late"),
-    AttendanceRecord.Status.LEFT_EARLY: _lazy("Left early"),
-    AttendanceRecord.Status.EXCUSED: _lazy("Excused"),
-    AttendanceRecord.Status.UNEXCUSED: _lazy("Absent"),
+    AttendanceRecord.Status.PRESENT: gettext_lazy("Present"),
+    AttendanceRecord.Status.LATE: gettext_lazy("Late"),
+    AttendanceRecord.Status.LEFT_EARLY: gettext_lazy("Left early"),
+    AttendanceRecord.Status.EXCUSED: gettext_lazy("Excused"),
+    AttendanceRecord.Status.UNEXCUSED: gettext_lazy("Absent"),
 }
 
 
