@@ -4,7 +4,7 @@ import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -236,6 +236,7 @@ def _check_conflicts(session: Session) -> None:
 
 
 def _check_session_fields(session: Session, group: SupportGroup) -> None:
+    """A session ends after it starts and meets in a room of its institution or online."""
     errors = {}
     if session.ends_at <= session.starts_at:
         errors["ends_at"] = _("A session must end after it starts.")
@@ -291,23 +292,11 @@ def session_schedule(
     )
     _check_session_fields(session, group)
     _check_conflicts(session)
-    _insert_in_sequence(group, session)
-    audit_record(actor=by, action="session.scheduled", obj=session)
-    return session
-
-
-def _insert_in_sequence(group: SupportGroup, session: Session) -> None:
-    """Give the session its number in the group's chronological order, renumbering later ones."""
-    later = group.sessions.filter(starts_at__gt=session.starts_at).exists()
-    before = (
-        group.sessions.filter(starts_at__lte=session.starts_at).aggregate(n=Max("sequence"))["n"]
-        or 0
-    )
-    session.sequence = before + 1
-    if later:
-        group.sessions.filter(starts_at__gt=session.starts_at).update(sequence=F("sequence") + 1)
     session.full_clean(exclude=["institution"])
     session.save()
+    _renumber(group, [session])
+    audit_record(actor=by, action="session.scheduled", obj=session)
+    return session
 
 
 @transaction.atomic
@@ -388,8 +377,10 @@ def schedule_create(
                     for field, messages in exc.message_dict.items()
                 }
             ) from exc
-        _insert_in_sequence(group, session)
+        session.full_clean(exclude=["institution"])
+        session.save()
         created.append(session)
+    _renumber(group, created)
     audit_record(actor=by, action="schedule.created", obj=group, details={"sessions": len(created)})
     return created
 
@@ -432,11 +423,22 @@ def session_reschedule(
     return session
 
 
-def _renumber(group: SupportGroup) -> None:
-    for number, pk in enumerate(
-        group.sessions.order_by("starts_at", "id").values_list("pk", flat=True), start=1
+def _renumber(group: SupportGroup, sessions: list[Session] = ()) -> None:
+    """Number the group's sessions 1, 2, 3… in chronological order, cancelled ones included,
+    and give `sessions` (objects in memory) their numbers."""
+    now = timezone.now()
+    changed = []
+    for number, session in enumerate(
+        group.sessions.order_by("starts_at", "id").only("pk", "sequence"), start=1
     ):
-        Session.objects.filter(pk=pk).exclude(sequence=number).update(sequence=number)
+        if session.sequence != number:
+            session.sequence = number
+            session.updated_at = now  # the mobile app syncs the new number
+            changed.append(session)
+    Session.objects.bulk_update(changed, ["sequence", "updated_at"], batch_size=500)
+    numbers = {s.pk: s.sequence for s in changed}
+    for session in sessions:
+        session.sequence = numbers.get(session.pk, session.sequence)
 
 
 @transaction.atomic
