@@ -691,3 +691,16 @@ def test_a_new_lead_who_is_booked_elsewhere_at_the_groups_times_is_refused(
     assert not group_a.facilitator_roles.filter(user=ewa).exists()
     group_facilitator_set(group=group_a, user=ewa, role="observer", by=anna)
     assert group_a.facilitator_roles.get(user=ewa).role == "observer"
+
+
+def test_cancelled_sessions_keep_their_numbers_and_renumbering_is_synced(group_a, anna, room_a):
+    first, second, third = weekly(group_a, anna, count=3, room=room_a)
+    session_cancel(session=second, by=anna, reason="Holiday")
+    before = Session.objects.get(pk=third.pk).updated_at
+
+    extra = schedule(group_a, anna, room_a, next_week(1) + datetime.timedelta(days=1))
+
+    numbers = dict(Session.objects.values_list("pk", "sequence"))
+    assert [numbers[s.pk] for s in (first, extra, second, third)] == [1, 2, 3, 4]
+    assert extra.sequence == 2
+    assert Session.objects.get(pk=third.pk).updated_at > before
