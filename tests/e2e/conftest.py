@@ -16,6 +16,14 @@ ARGS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """The .mo files are generated, not committed: compile them once for the run."""
+    from django.core.management import call_command
+
+    call_command("compile_translations", verbosity=0)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():

@@ -74,3 +74,7 @@ def test_the_arabic_ui_is_right_to_left(phone, live_server, anna):
     phone.goto(f"{live_server.url}/login/")
     assert phone.get_attribute("html", "dir") == "rtl"
     assert phone.get_attribute("html", "lang") == "ar"
+    assert phone.inner_text("main h1") == "تسجيل الدخول"
+    # The navigation starts on the right: the brand sits at the right edge of the header.
+    brand = phone.locator(".brand").bounding_box()
+    assert brand["x"] > 360 / 2
