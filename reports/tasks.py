@@ -15,6 +15,10 @@ def render_report(self, run_id: int) -> str | None:
         if self.request.retries >= self.max_retries:
             report_fail(run_id=run_id, reason=f"{type(exc).__name__}: {exc}"[:1000])
             return None
+        if self.request.is_eager:
+            # Without a broker the retry runs at once, in process (Celery's own eager retry
+            # would raise out of the request that queued the task).
+            return self.apply(args=[run_id], retries=self.request.retries + 1).result
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from exc
     return run.status if run else None
 

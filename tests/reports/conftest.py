@@ -57,6 +57,15 @@ class World:
     pass
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Refusals and reasons are asserted in English, whatever the default language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def world(group_a, anna, ewa, marek, olga, room_a):
     w = World()

@@ -14,7 +14,7 @@ START, END = PERIOD
 
 
 def client_for(user):
-    client = APIClient()
+    client = APIClient(headers={"Accept-Language": "en"})
     client.force_authenticate(user)
     return client
 
