@@ -15,3 +15,8 @@ def english():
 def client(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client
+
+
+# The API's world (two institutions with groups, sessions, people and records) for the mass
+# assignment tests.
+from tests.api.conftest import api, world_a, world_b  # noqa: E402, F401
