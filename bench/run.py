@@ -266,6 +266,54 @@ def wrk(port: int, token: str, requests_: list[tuple], seconds: int, connections
     }
 
 
+def _ticks(pid: int) -> int:
+    """User + system CPU time of a process, in clock ticks (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def cpu_pids(server: subprocess.Popen) -> dict[str, list[int]]:
+    """The gunicorn workers, and the PostgreSQL backends serving this database."""
+    from django.db import connection
+
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == server.pid:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return {"web": workers, "db": backends}
+
+
+class CPUMeter:
+    """CPU time the server and the database spend on a run: unlike latency and throughput,
+    it hardly changes when other processes share the cores."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def __enter__(self):
+        self.before = {pid: _ticks(pid) for pids in cpu_pids(self.server).values() for pid in pids}
+        return self
+
+    def __exit__(self, *exc):
+        hz = os.sysconf("SC_CLK_TCK")
+        self.ms = {}
+        for side, pids in cpu_pids(self.server).items():
+            ticks = sum(_ticks(pid) - self.before.get(pid, 0) for pid in pids)
+            self.ms[side] = ticks * 1000 / hz
+
+
 def check_once(port: int, token: str, method: str, path: str, body: str) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -360,9 +408,10 @@ def report(facts: dict, sizes: dict, eps: list[dict], tables: list[tuple], extra
         f"Load: wrk, {facts['connections']} connections, {facts['seconds']} s per endpoint "
         f"after a {facts['warmup']} s warm-up; signed in as {facts['user']}",
         "",
-        "| endpoint | req/s | p50 ms | p95 ms | floor req/s | floor p50 ms | floor p95 ms "
-        "| API / floor | queries (page 10 / 100) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| endpoint | req/s | p50 ms | p95 ms | CPU ms/req web + db | floor req/s | floor p50 ms "
+        "| floor p95 ms | floor CPU ms/req | API / floor req/s | API / floor by CPU "
+        "| queries (page 10 / 100) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for ep in eps:
         api, floor = ep["result"], ep.get("floor_result")
@@ -370,12 +419,16 @@ def report(facts: dict, sizes: dict, eps: list[dict], tables: list[tuple], extra
         if "count_put" in ep:
             queries = ", ".join(f"{v} ({k})" for k, v in ep["queries"].items())
         errors = f" ({api['errors']} errors)" if api["errors"] else ""
-        row = [ep["name"], f"{api['rps']:.0f}{errors}", f"{api['p50']:.1f}", f"{api['p95']:.1f}"]
+        row = [ep["name"], f"{api['rps']:.0f}{errors}", f"{api['p50']:.1f}", f"{api['p95']:.1f}",
+               f"{api['web_cpu_ms']:.1f} + {api['db_cpu_ms']:.1f}"]  # fmt: skip
         if floor:
+            api_cpu = api["web_cpu_ms"] + api["db_cpu_ms"]
+            floor_cpu = floor["web_cpu_ms"] + floor["db_cpu_ms"]
             row += [f"{floor['rps']:.0f}", f"{floor['p50']:.1f}", f"{floor['p95']:.1f}",
-                    f"{api['rps'] / floor['rps']:.2f}"]  # fmt: skip
+                    f"{floor['web_cpu_ms']:.1f} + {floor['db_cpu_ms']:.1f}",
+                    f"{api['rps'] / floor['rps']:.2f}", f"{floor_cpu / api_cpu:.2f}"]  # fmt: skip
         else:
-            row += ["—", "—", "—", "—"]
+            row += ["—"] * 6
         lines.append("| " + " | ".join(row + [queries]) + " |")
     lines += ["", "| table | rows | table | indexes | total |", "|---|---:|---:|---:|---:|"]
     for name, rows, heap, indexes, total in tables:
@@ -436,10 +489,15 @@ def main() -> None:
                 check_once(args.port, token, *requests_[0])
                 if args.warmup:
                     wrk(args.port, token, requests_, args.warmup, args.connections)
-                result = wrk(args.port, token, requests_, args.seconds, args.connections)
+                with CPUMeter(server) as cpu:
+                    result = wrk(args.port, token, requests_, args.seconds, args.connections)
+                n = max(result["requests"], 1)
+                result["web_cpu_ms"] = cpu.ms["web"] / n
+                result["db_cpu_ms"] = cpu.ms["db"] / n
                 ep["result" if side == "api" else "floor_result"] = result
                 print(f"  {ep['name']:<40} {side:<5} {result['rps']:7.0f} req/s "
-                      f"p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms", file=sys.stderr)  # fmt: skip
+                      f"p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  CPU/req "
+                      f"{result['web_cpu_ms']:.1f} + {result['db_cpu_ms']:.1f} ms", file=sys.stderr)  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
