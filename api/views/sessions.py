@@ -91,7 +91,8 @@ class GroupViewSet(
     def facilitators(self, request, pk=None):
         group = self.get_object()
         data = self._input(GroupFacilitatorSerializer, request)
-        group_facilitator_set(group=group, user=data["user"], role=data["role"], by=request.user)
+        role = data.get("role", GroupFacilitator.Role.LEAD)
+        group_facilitator_set(group=group, user=data["user"], role=role, by=request.user)
         return self.respond_with(self.get_queryset().get(pk=group.pk))
 
     @extend_schema(

@@ -23,7 +23,7 @@ def api():
     """api(user) -> an APIClient signed in as `user` (api(None): anonymous)."""
 
     def make(user):
-        client = APIClient()
+        client = APIClient(HTTP_ACCEPT_LANGUAGE="en")  # messages are asserted in English
         if user is not None:
             client.force_authenticate(user)
         return client

@@ -19,7 +19,7 @@ def _login(client, username="anna", password="demo-password"):
 
 
 def test_anna_signs_in_uses_the_token_and_signs_out(anna, world_a):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     response = _login(client)
     assert response.status_code == 200, response.content
     token = response.json()["token"]
@@ -35,14 +35,14 @@ def test_anna_signs_in_uses_the_token_and_signs_out(anna, world_a):
 
 
 def test_a_wrong_password_is_a_400_with_a_message(anna):
-    response = _login(APIClient(), password="wrong")
+    response = _login(APIClient(HTTP_ACCEPT_LANGUAGE="en"), password="wrong")
     assert response.status_code == 400
     assert "Unable to sign in" in response.json()["non_field_errors"][0]
-    assert _login(APIClient(), username="").json()["username"]
+    assert _login(APIClient(HTTP_ACCEPT_LANGUAGE="en"), username="").json()["username"]
 
 
 def test_an_expired_token_is_refused(anna):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     token = _login(client).json()["token"]
     AuthToken.objects.filter(user=anna).update(
         expiry=timezone.now() - datetime.timedelta(seconds=1)
@@ -52,7 +52,7 @@ def test_an_expired_token_is_refused(anna):
 
 
 def test_tokens_expire_after_the_configured_time(anna):
-    _login(APIClient())
+    _login(APIClient(HTTP_ACCEPT_LANGUAGE="en"))
     token = AuthToken.objects.get(user=anna)
     assert token.expiry > timezone.now() + datetime.timedelta(days=13)
     assert token.expiry < timezone.now() + datetime.timedelta(days=15)
@@ -66,7 +66,7 @@ def test_sign_in_attempts_are_throttled(anna, settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"login": "3/min", "user_write": "1000/min"},
     }
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     codes = [_login(client, password="guess").status_code for _ in range(4)]
     assert codes == [400, 400, 400, 429]
     refused = _login(client)
@@ -112,7 +112,7 @@ def test_the_calendar_feed_lists_my_sessions_in_the_institutions_time_zone(api, 
     url = created.json()["url"]
     secret = url.rsplit("/", 1)[1].removesuffix(".ics")
     assert not CalendarFeedToken.objects.filter(digest=secret).exists()  # stored hashed
-    feed = APIClient().get(url)
+    feed = APIClient(HTTP_ACCEPT_LANGUAGE="en").get(url)
     assert feed.status_code == 200
     assert feed["Content-Type"].startswith("text/calendar")
     cal = Calendar.from_ical(feed.content)
@@ -133,11 +133,16 @@ def test_a_revoked_or_unknown_calendar_address_is_404(api, anna, world_a):
     client = api(anna)
     url = client.post("/api/v1/me/calendar/").json()["url"]
     newer = client.post("/api/v1/me/calendar/").json()["url"]
-    assert APIClient().get(url).status_code == 404  # replaced by the newer one
-    assert APIClient().get(newer).status_code == 200
+    assert (
+        APIClient(HTTP_ACCEPT_LANGUAGE="en").get(url).status_code == 404
+    )  # replaced by the newer one
+    assert APIClient(HTTP_ACCEPT_LANGUAGE="en").get(newer).status_code == 200
     assert client.delete("/api/v1/me/calendar/").status_code == 204
-    assert APIClient().get(newer).status_code == 404
-    assert APIClient().get("/api/v1/calendar/not-a-secret.ics").status_code == 404
+    assert APIClient(HTTP_ACCEPT_LANGUAGE="en").get(newer).status_code == 404
+    assert (
+        APIClient(HTTP_ACCEPT_LANGUAGE="en").get("/api/v1/calendar/not-a-secret.ics").status_code
+        == 404
+    )
 
 
 def test_the_schema_validates_without_warnings(tmp_path):

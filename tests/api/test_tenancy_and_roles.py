@@ -211,3 +211,17 @@ def test_anonymous_requests_are_refused_with_401(api, world_a):
     response = api(None).get("/api/v1/sessions/")
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+def test_anna_adds_a_co_facilitator_and_the_role_defaults_to_lead(api, anna, ewa, world_a):
+    client = api(anna)
+    response = client.post(
+        f"/api/v1/groups/{world_a.group.pk}/facilitators/", {"user": ewa.pk}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    roles = {f["user"]["id"]: f["role"] for f in response.json()["facilitators"]}
+    assert roles == {anna.pk: "lead", ewa.pk: "lead"}
+    removed = client.post(
+        f"/api/v1/groups/{world_a.group.pk}/remove-facilitator/", {"user": ewa.pk}, format="json"
+    )
+    assert [f["user"]["id"] for f in removed.json()["facilitators"]] == [anna.pk]
