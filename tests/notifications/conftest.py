@@ -16,6 +16,7 @@ def make_member(group, *, channel=Participant.Channel.EMAIL, consent=True, name=
         email=f"{name}@example.org",
         phone="+48600100200",
         reminder_channel=channel,
+        language="en",  # the assertions read English texts
     )
     EnrollmentFactory(group=group, participant=participant)
     if consent:

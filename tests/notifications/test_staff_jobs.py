@@ -4,7 +4,8 @@ import datetime
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
 
 from attendance.models import Consent, Enrollment, FollowUpTask
 from attendance.services import Mark, attendance_record, enrollment_admit, enrollment_offer_lapse
@@ -144,6 +145,7 @@ def waitlisted(group, name, minutes_ago, consent=True):
         alias=name,
         email=f"{name}@example.org",
         reminder_channel=Participant.Channel.EMAIL,
+        language="en",
     )
     if consent:
         ConsentFactory(participant=participant, purpose=Consent.Purpose.CONTACT)
@@ -223,7 +225,7 @@ def test_a_waitlisted_person_without_contact_consent_is_offered_but_not_contacte
 
 def test_an_offer_that_has_not_expired_cannot_be_released(full_group):
     first = waitlisted(full_group, "first", 60)
-    with pytest.raises(Exception, match="no expired offer"):
+    with translation.override("en"), pytest.raises(ValidationError, match="no expired offer"):
         enrollment_offer_lapse(enrollment=first, by=None)
 
 
