@@ -317,3 +317,9 @@ class IdentityForm(StaffForm):
 
 class FollowUpForm(StaffForm):
     outcome = forms.CharField(label=_("What came of it"), max_length=1000)
+
+
+class GroupEditForm(GroupForm):
+    status = forms.ChoiceField(label=_("Status"), choices=SupportGroup.Status.choices)
+
+    field_order = ["name", "status"]

@@ -29,6 +29,8 @@ urlpatterns = [
     path("sessions/<int:pk>/mark-all/", sessions.session_mark_all, name="session_mark_all"),
     path("sessions/<int:pk>/note/", sessions.session_note, name="session_note"),
     path("sessions/<int:pk>/sign/", sessions.session_sign, name="session_sign"),
+    path("sessions/<int:pk>/addendum/", sessions.session_addendum, name="session_addendum"),
+    path("sessions/<int:pk>/not-held/", sessions.session_not_held, name="session_not_held"),
     path("sessions/<int:pk>/walk-in/", sessions.session_walk_in, name="session_walk_in"),
     path("sessions/<int:pk>/cancel/", sessions.session_cancel_view, name="session_cancel"),
     path(
@@ -39,6 +41,7 @@ urlpatterns = [
     path("groups/", groups.group_list, name="groups"),
     path("groups/new/", groups.group_new, name="group_new"),
     path("groups/<int:pk>/", groups.group_detail, name="group"),
+    path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
     path("groups/<int:pk>/members/", groups.group_add_member, name="group_add_member"),
     path(
         "groups/<int:pk>/enrollments/<int:enrollment>/<str:verb>/",

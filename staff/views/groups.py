@@ -24,7 +24,7 @@ from attendance.services import (
 from clinics.models import Room
 from clinics.roles import Role, role_of
 from sessions.models import GroupFacilitator, SupportGroup
-from sessions.services import group_facilitator_set
+from sessions.services import group_facilitator_set, group_update
 
 from ..access import (
     add_service_errors,
@@ -37,7 +37,7 @@ from ..access import (
     participants_for,
     staff_view,
 )
-from ..forms import AddMemberForm, FacilitatorForm, GroupForm, ScheduleForm
+from ..forms import AddMemberForm, FacilitatorForm, GroupEditForm, GroupForm, ScheduleForm
 from ..services import ScheduleRefused, group_create_with_schedule, member_add
 from ..stats import member_rates, session_chart
 
@@ -348,4 +348,32 @@ def group_new(request):
             "lead_form": lead_form,
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+@staff_view
+def group_edit(request, pk):
+    group = get_group(request.user, pk)
+    if not can_plan(request.user, group.institution_id):
+        raise PermissionDenied(
+            _("Your role does not allow this: %(action)s") % {"action": _("change groups")}
+        )
+    rooms = Room.objects.for_institution(group.institution).filter(is_active=True)
+    initial = {name: getattr(group, name) for name in GroupEditForm.base_fields}
+    initial["default_room"] = group.default_room_id
+    initial["entry_points"] = ", ".join(map(str, group.entry_points))
+    form = GroupEditForm(request.POST or None, rooms=rooms, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group_update(group=group, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("staff:group", group.pk)
+    return render(
+        request,
+        "staff/group_edit.html",
+        {"nav": "groups", "group": group, "form": form},
+        status=400 if form.errors else 200,
     )

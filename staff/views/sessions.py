@@ -5,7 +5,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,14 @@ from attendance.models import AttendanceRecord
 from attendance.services import Mark, attendance_record, session_roster
 from clinics.models import Room
 from sessions.models import Session, SessionNote, SupportGroup
-from sessions.services import note_sign, note_write, session_cancel, session_reschedule
+from sessions.services import (
+    note_add_addendum,
+    note_sign,
+    note_write,
+    session_cancel,
+    session_mark_not_held,
+    session_reschedule,
+)
 
 from ..access import (
     add_service_errors,
@@ -89,6 +96,7 @@ def _session_context(request, session: Session, **forms) -> dict:
         }
     )
     walk_in_form = forms.pop("walk_in_form", None) or WalkInForm()
+    addenda = list(group_note.addenda.order_by("created_at")) if group_note else []
     unsigned = [n for n in [group_note, *notes.values()] if n is not None and not n.is_signed]
     return {
         "nav": "today",
@@ -106,6 +114,10 @@ def _session_context(request, session: Session, **forms) -> dict:
         "walk_in_form": walk_in_form,
         "accepts_walk_ins": session.group.membership_mode == SupportGroup.MembershipMode.OPEN,
         "unsigned": unsigned,
+        "addenda": addenda,
+        "addendum_draft": forms.pop("addendum_draft", None),
+        "can_mark_not_held": session.status in (Session.Status.SCHEDULED, Session.Status.HELD)
+        and session.has_begun(),
         "can_plan": can_plan(user, session.institution_id),
         "can_move": session.status == Session.Status.SCHEDULED and not session.has_begun(),
     }
@@ -375,3 +387,44 @@ def session_reschedule_view(request, pk):
         {"nav": "groups", "session": session, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+@staff_view
+@require_POST
+def session_addendum(request, pk):
+    """Add to a signed note; what was signed stays as it was."""
+    session = get_session(request.user, pk)
+    note = (
+        SessionNote.objects.readable_by(request.user)
+        .filter(session=session, pk=request.POST.get("note") or 0)
+        .first()
+    )
+    if note is None:
+        raise Http404
+    try:
+        note_add_addendum(note=note, by=request.user, text=request.POST.get("text", ""))
+    except ValidationError as exc:
+        context = _session_context(
+            request,
+            session,
+            addendum_draft={"text": request.POST.get("text", ""), "errors": exc.messages},
+        )
+        return render(request, "staff/session.html", context, status=400)
+    messages.success(request, _("The addendum is saved."))
+    return _back(session, "#notes")
+
+
+@staff_view
+@require_POST
+def session_not_held(request, pk):
+    """The quorum was not reached: the session did not take place."""
+    session = get_session(request.user, pk)
+    try:
+        session_mark_not_held(
+            session=session, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, _("The session is recorded as not held."))
+    return _back(session)

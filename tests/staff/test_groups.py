@@ -226,3 +226,34 @@ def test_a_refused_schedule_creates_nothing_and_keeps_what_was_typed(client, ann
 def test_staff_cannot_create_groups(client, marek):
     client.force_login(marek)
     assert client.get(reverse("staff:group_new")).status_code == 403
+
+
+def test_a_facilitator_activates_a_group_and_a_bad_entry_point_list_is_refused(
+    client, anna, group_a
+):
+    client.force_login(anna)
+    url = reverse("staff:group_edit", args=[group_a.pk])
+    form = client.get(url)
+    assert form.status_code == 200
+    data = {
+        "name": group_a.name,
+        "status": "paused",
+        "category": group_a.category,
+        "membership_mode": "semi_open",
+        "entry_points": "",
+        "capacity": 12,
+        "min_size": 3,
+        "language": "pl",
+        "starts_on": group_a.starts_on.isoformat(),
+    }
+    refused = client.post(url, data)
+    assert refused.status_code == 400
+    assert 'id="id_entry_points_error"' in refused.content.decode()
+    client.post(url, {**data, "entry_points": "1, 5"})
+    group_a.refresh_from_db()
+    assert (group_a.status, group_a.entry_points) == ("paused", [1, 5])
+
+
+def test_staff_cannot_edit_a_group(client, marek, group_a):
+    client.force_login(marek)
+    assert client.get(reverse("staff:group_edit", args=[group_a.pk])).status_code == 403

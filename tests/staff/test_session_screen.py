@@ -235,3 +235,29 @@ def test_moving_a_session_to_a_booked_room_is_refused_next_to_the_field(
     assert "The room is already booked at that time" in response.content.decode()
     future_session.refresh_from_db()
     assert future_session.starts_at != other.starts_at
+
+
+def test_a_signed_note_takes_an_addendum_and_an_empty_one_is_refused(client, anna, begun_session):
+    client.force_login(anna)
+    client.post(
+        reverse("staff:session_note", args=[begun_session.pk]),
+        {"theme": "", "text": "First text."},
+    )
+    client.post(reverse("staff:session_sign", args=[begun_session.pk]))
+    note = SessionNote.objects.get(session=begun_session)
+    url = reverse("staff:session_addendum", args=[begun_session.pk])
+    refused = client.post(url, {"note": note.pk, "text": " "})
+    assert refused.status_code == 400
+    assert "The addendum is empty." in refused.content.decode()
+    client.post(url, {"note": note.pk, "text": "Also: Ala brought tea."})
+    page = client.get(reverse("staff:session", args=[begun_session.pk])).content.decode()
+    assert "Also: Ala brought tea." in page and "First text." in page
+    note.refresh_from_db()
+    assert note.text == "First text."
+
+
+def test_a_session_without_quorum_is_recorded_as_not_held(client, anna, begun_session):
+    client.force_login(anna)
+    client.post(reverse("staff:session_not_held", args=[begun_session.pk]), {"reason": "Snow"})
+    begun_session.refresh_from_db()
+    assert begun_session.status == Session.Status.NOT_HELD
