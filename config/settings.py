@@ -152,6 +152,8 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:today"
 LOGOUT_REDIRECT_URL = "staff:login"
+# The language switcher remembers the choice for a year, not only until the browser closes.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

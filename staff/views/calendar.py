@@ -11,7 +11,7 @@ from django.utils import timezone
 from clinics.models import Room
 from sessions.models import Session, SupportGroup
 
-from ..access import home_institution, staff_view
+from ..access import can_work_with_people, home_institution, staff_view
 
 
 def _int(value):
@@ -103,6 +103,8 @@ def calendar(request):
             "facilitator_id": facilitator_id,
             "room_id": room_id,
             "institution": institution,
+            "can_open_sessions": institution is not None
+            and can_work_with_people(user, institution),
             "filters": request.GET.copy(),
         },
     )

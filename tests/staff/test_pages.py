@@ -54,7 +54,8 @@ def test_a_password_reset_sends_a_link_that_sets_a_new_password(client, anna):
 
 def test_the_language_switcher_remembers_arabic_and_the_page_is_right_to_left(client, anna):
     client.force_login(anna)
-    client.post(reverse("set_language"), {"language": "ar", "next": "/"})
+    response = client.post(reverse("set_language"), {"language": "ar", "next": "/"})
+    assert response.cookies["django_language"]["max-age"] == 365 * 24 * 3600
     html = client.get("/").content.decode()
     assert '<html lang="ar" dir="rtl">' in html
 
@@ -91,3 +92,11 @@ def test_the_calendar_shows_a_week_and_a_month_filtered_by_group(
         assert reverse("staff:session", args=[theirs.pk]) not in html
     html = client.get(reverse("staff:calendar"), {"group": 999999}).content.decode()
     assert reverse("staff:session", args=[mine.pk]) not in html
+
+
+def test_an_auditor_sees_the_calendar_without_links_into_sessions(client, olga, group_a):
+    session = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(hours=1))
+    client.force_login(olga)
+    html = client.get(reverse("staff:calendar")).content.decode()
+    assert group_a.name in html
+    assert reverse("staff:session", args=[session.pk]) not in html
