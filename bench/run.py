@@ -200,7 +200,7 @@ def count_queries(p: dict, eps: list[dict]) -> None:
 def start_server(port: int, env: dict) -> subprocess.Popen:
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(Path(sys.executable).parent / "gunicorn"),  # the venv running this script
             "-c",
             str(ROOT / "bench/gunicorn.conf.py"),
             "config.wsgi",
