@@ -241,8 +241,10 @@ def _leave_date(enrollment: Enrollment, on: datetime.date | None) -> datetime.da
     )
     earliest = last.local_date() + datetime.timedelta(days=1) if last else None
     if on is None:
-        today = group.institution.local_now().date()
-        return max(today, earliest) if earliest else today
+        # Today, or the joining day of someone admitted for later (they then sit no session).
+        return max(
+            d for d in (group.institution.local_now().date(), enrollment.joined_on, earliest) if d
+        )
     if on < enrollment.joined_on:
         raise ValidationError({"on": _("A member cannot leave before joining.")})
     if earliest and on < earliest:

@@ -548,3 +548,14 @@ def test_leaving_today_after_todays_session_took_place_starts_tomorrow(group_a, 
 def test_the_database_refuses_an_active_member_without_a_joining_day(group_a):
     with pytest.raises(IntegrityError), transaction.atomic():
         EnrollmentFactory(group=group_a, status="active", joined_on=None)
+
+
+def test_withdrawing_before_a_future_joining_day_leaves_no_roster(semi_open_group, marek):
+    entry_day = today() + days(2)
+    member = enrollment_admit(enrollment=referred(semi_open_group, marek), by=marek, on=entry_day)
+
+    enrollment_withdraw(enrollment=member, by=marek, reason="Changed her mind")
+
+    member.refresh_from_db()
+    assert (member.joined_on, member.left_on) == (entry_day, entry_day)
+    assert not Enrollment.objects.filter(group=semi_open_group).members_on(entry_day).exists()
