@@ -88,12 +88,23 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
 
 @transaction.atomic
 def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
-    """Change a group's details."""
+    """Change a group's details. The capacity cannot drop below the members it already has."""
     require_role(by, group.institution_id, PLANNING_ROLES, _("change groups"))
     _refuse_unknown_fields(fields)
     for name, value in fields.items():
         setattr(group, name, value)
     _check_group_fields(group)
+    if "capacity" in fields:
+        members = group.enrollments.filter(status="active").count()
+        if isinstance(group.capacity, int) and group.capacity < members:
+            raise ValidationError(
+                {
+                    "capacity": _(
+                        "The group has %(n)s active members; the capacity cannot be lower."
+                    )
+                    % {"n": members}
+                }
+            )
     group.full_clean()
     group.save()
     audit_record(actor=by, action="group.changed", obj=group, details={"fields": sorted(fields)})

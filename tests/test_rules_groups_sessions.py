@@ -26,6 +26,7 @@ from sessions.services import (
 
 from .factories import (
     AttendanceFactory,
+    EnrollmentFactory,
     GroupFacilitatorFactory,
     GroupFactory,
     RoomFactory,
@@ -704,3 +705,17 @@ def test_cancelled_sessions_keep_their_numbers_and_renumbering_is_synced(group_a
     assert [numbers[s.pk] for s in (first, extra, second, third)] == [1, 2, 3, 4]
     assert extra.sequence == 2
     assert Session.objects.get(pk=third.pk).updated_at > before
+
+
+def test_the_capacity_cannot_drop_below_the_active_members(group_a, anna):
+    for _n in range(4):
+        EnrollmentFactory(group=group_a)
+    EnrollmentFactory(group=group_a, status="waitlisted")
+
+    with pytest.raises(ValidationError) as exc:
+        group_update(group=group_a, by=anna, capacity=3)
+
+    assert exc.value.message_dict == {
+        "capacity": ["The group has 4 active members; the capacity cannot be lower."]
+    }
+    assert group_update(group=group_a, by=anna, capacity=4).capacity == 4
