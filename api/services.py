@@ -59,3 +59,9 @@ def idempotency_keys_purge(*, now=None) -> int:
     cutoff = (now or timezone.now()) - IDEMPOTENCY_RETENTION
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def api_tokens_purge_expired(*, now=None) -> int:
+    """Delete expired device tokens (knox removes them only when their own user signs in)."""
+    deleted, _ = AuthToken.objects.filter(expiry__lt=now or timezone.now()).delete()
+    return deleted

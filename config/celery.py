@@ -64,4 +64,9 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.send_monthly_summaries",
         "schedule": crontab(day_of_month=1, hour=5, minute=0),
     },
+    # API: idempotency keys are kept 48 hours (at least the promised 24), expired tokens go.
+    "api-housekeeping": {
+        "task": "api.tasks.purge_api_state",
+        "schedule": crontab(minute=40),
+    },
 }

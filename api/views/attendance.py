@@ -1,7 +1,8 @@
 """Enrollments (with their state machine's verbs), consents and attendance records."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 
 from attendance.filtersets import AttendanceRecordFilterSet, ConsentFilterSet, EnrollmentFilterSet
@@ -173,10 +174,18 @@ class AttendanceRecordViewSet(
             arrived_at=data.get("arrived_at", record.arrived_at),
             left_at=data.get("left_at", record.left_at),
         )
-        attendance_record(
-            session=record.session,
-            marks=[mark],
-            by=self.request.user,
-            source=AttendanceRecord.Source.MOBILE,
-        )
+        try:
+            attendance_record(
+                session=record.session,
+                marks=[mark],
+                by=self.request.user,
+                source=AttendanceRecord.Source.MOBILE,
+            )
+        except DjangoValidationError as exc:
+            # The service keys a refused mark by participant id; here there is only one.
+            if hasattr(exc, "error_dict") and list(exc.error_dict) == [str(mark.participant_id)]:
+                raise serializers.ValidationError(
+                    {"non_field_errors": exc.message_dict[str(mark.participant_id)]}
+                ) from exc
+            raise
         serializer.instance = self.get_queryset().get(pk=record.pk)

@@ -34,7 +34,7 @@ STATUS = {
 }
 
 
-def calendar_for(user, host: str) -> bytes:
+def calendar_for(user) -> bytes:
     now = timezone.now()
     sessions = (
         Session.objects.for_user(user)
@@ -51,7 +51,7 @@ def calendar_for(user, host: str) -> bytes:
     for session in sessions:
         tz = session.institution.tzinfo
         event = Event()
-        event.add("uid", f"session-{session.pk}@{host}")
+        event.add("uid", f"session-{session.pk}@krag")  # stable whatever the host name
         event.add("dtstamp", now)
         event.add("last-modified", session.updated_at)
         event.add("dtstart", timezone.localtime(session.starts_at, tz))
@@ -65,7 +65,11 @@ def calendar_for(user, host: str) -> bytes:
         if session.theme:
             event.add("description", session.theme)
         cal.add_component(event)
-    cal.add_missing_timezones()
+    # Only the years the feed covers: the VTIMEZONE stays small and exact.
+    cal.add_missing_timezones(
+        first_date=(now - PAST - datetime.timedelta(days=2)).date(),
+        last_date=(now + AHEAD + datetime.timedelta(days=2)).date(),
+    )
     return cal.to_ical()
 
 
@@ -97,7 +101,7 @@ class CalendarFeedView(APIView):
         if token is None or not token.user.is_active:
             raise NotFound()
         CalendarFeedToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        body = calendar_for(token.user, request.get_host().split(":")[0] or "krag")
+        body = calendar_for(token.user)
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="krag.ics"'
         response["Cache-Control"] = "private, max-age=300"

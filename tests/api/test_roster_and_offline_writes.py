@@ -235,3 +235,16 @@ def test_idempotency_keys_are_kept_a_day_and_then_purged(anna, world_a):
     )
     assert idempotency_keys_purge() == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+def test_the_housekeeping_task_forgets_old_keys_and_expired_tokens(anna):
+    from knox.models import AuthToken
+
+    from api.tasks import purge_api_state
+
+    IdempotencyKey.objects.create(user=anna, key="old", fingerprint="x", status_code=200)
+    IdempotencyKey.objects.update(created_at=timezone.now() - datetime.timedelta(days=3))
+    AuthToken.objects.create(user=anna, expiry=datetime.timedelta(seconds=-1))
+    AuthToken.objects.create(user=anna)
+    assert purge_api_state() == {"idempotency_keys": 1, "tokens": 1}
+    assert AuthToken.objects.filter(user=anna).count() == 1
