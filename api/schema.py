@@ -50,9 +50,44 @@ ERROR_RESPONSES = {
 }
 IDEMPOTENT_METHODS = ("post", "put", "patch")
 
+API_DESCRIPTION = """The REST API of Krąg, the back office for professionally led support groups.
+
+**Signing in.** `POST /api/v1/auth/token/` with `username` and `password` answers a token; send
+it as `Authorization: Token <token>`. Tokens are stored hashed, expire (14 days by default) and
+`POST /api/v1/auth/logout/` revokes the token of that request. Sign-in attempts and writes are
+throttled (429 with `Retry-After`).
+
+**What you see.** Only the institutions you belong to: another institution's object answers
+404, exactly like a missing one. Participants, enrollments, consents and attendance are for the
+clinical roles (admin, facilitator, staff); for an auditor those lists are empty and their
+details 404, and a session's roster is 403. Session notes are for the facilitators of that group
+(private notes for their author). Participants are shown by alias (`display`).
+
+**Syncing.** Every list takes `updated_since` (rows changed at or after that moment), ordering
+(`ordering=`) and pages (`page`, `page_size` from 1 to 200; anything else is 400). "My sessions
+today" is `GET /api/v1/sessions/?mine=true&date=today`; this week's: `?mine=true&week=today`
+(days are the institution's local days).
+
+**Offline-tolerant writes.** Object answers carry an `ETag`; send it back as `If-Match` on a
+`PUT`, `PATCH` or a domain verb (`POST …/{id}/cancel/`) and a stale one gets 412 with nothing
+written. A `POST`/`PUT`/`PATCH` with an `Idempotency-Key` header is applied once: resending the
+same key and body replays the first answer (header `Idempotent-Replayed: true`); the same key
+with another body is 422. Keys are kept per user for 48 hours. A refused request (4xx) is not
+kept, so a corrected retry runs.
+
+**Errors** are JSON: `{"detail": "…"}`, or for bad input (400) messages by field, with
+`non_field_errors` for the rest; a roster `PUT` names refused marks by participant id under
+`marks`.
+
+**Calendar.** `POST /api/v1/me/calendar/` gives a secret address of an iCalendar feed of your
+sessions (no participant data), `DELETE` revokes it.
+"""
+
 
 def add_error_responses(result, generator, request, public):
-    """Postprocessing hook: document the JSON errors every endpoint may answer with."""
+    """Postprocessing hook: the API's conventions, and the JSON errors every endpoint may
+    answer with."""
+    result.setdefault("info", {})["description"] = API_DESCRIPTION
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = {
         "type": "object",
