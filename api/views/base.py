@@ -31,7 +31,11 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
 
     def get_object(self):
         obj = super().get_object()
-        if self.request.method in UNSAFE_METHODS and self.action not in self.own_etag_actions:
+        if (
+            self.request.method in UNSAFE_METHODS
+            and self.request.headers.get("If-Match")
+            and self.action not in self.own_etag_actions
+        ):
             check_if_match(self.request, etag_for(self.represent(obj)))
         return obj
 
