@@ -166,12 +166,18 @@ class SessionViewSet(
     @transaction.atomic
     def perform_update(self, serializer):
         session, data = serializer.instance, serializer.validated_data
-        moves = {k: data[k] for k in ("starts_at", "ends_at", "online_link") if k in data}
-        if "room" in data:
-            moves["room"] = data["room"] or ""
+
+        def changed(*names):
+            # A PUT repeats unchanged fields; only real changes reach the services (a session
+            # that has begun cannot be moved, but its theme can still be set).
+            return {k: data[k] for k in names if k in data and data[k] != getattr(session, k)}
+
+        moves = changed("starts_at", "ends_at", "online_link", "room")
+        if "room" in moves:
+            moves["room"] = moves["room"] or ""
         if moves:
             session = session_reschedule(session=session, by=self.request.user, **moves)
-        changes = {k: data[k] for k in ("theme", "substitute_facilitator") if k in data}
+        changes = changed("theme", "substitute_facilitator")
         if changes:
             session = session_update(session=session, by=self.request.user, **changes)
         serializer.instance = self.get_queryset().get(pk=session.pk)

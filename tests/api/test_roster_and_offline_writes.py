@@ -248,3 +248,22 @@ def test_the_housekeeping_task_forgets_old_keys_and_expired_tokens(anna):
     AuthToken.objects.create(user=anna)
     assert purge_api_state() == {"idempotency_keys": 1, "tokens": 1}
     assert AuthToken.objects.filter(user=anna).count() == 1
+
+
+def test_a_put_of_a_session_that_began_may_change_its_theme_but_not_move_it(api, anna, world_a):
+    client = api(anna)
+    url = f"/api/v1/sessions/{world_a.session.pk}/"
+    current = client.get(url).json()
+    body = {
+        "group": current["group"]["id"],
+        "starts_at": current["starts_at"],
+        "ends_at": current["ends_at"],
+        "online_link": current["online_link"],
+        "theme": "Anger",
+    }
+    response = client.put(url, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["theme"] == "Anger"
+    moved = client.patch(url, {"starts_at": "2030-01-01T10:00:00Z"}, format="json")
+    assert moved.status_code == 400
+    assert "begun" in moved.json()["non_field_errors"][0]
