@@ -371,6 +371,8 @@ def enrollment_admit(
     on = on or group.institution.local_now().date()
     if enrollment.status not in (Status.REFERRED, Status.WAITLISTED):
         raise ValidationError(_("Only a referred or waitlisted participant can be admitted."))
+    if enrollment.participant.is_erased:
+        raise ValidationError({"participant": _("This participant's data has been erased.")})
     _check_admission(group, enrollment, by=by, on=on, override=override)
     _check_join_date(group, on)
     now = timezone.now()

@@ -559,3 +559,14 @@ def test_withdrawing_before_a_future_joining_day_leaves_no_roster(semi_open_grou
     member.refresh_from_db()
     assert (member.joined_on, member.left_on) == (entry_day, entry_day)
     assert not Enrollment.objects.filter(group=semi_open_group).members_on(entry_day).exists()
+
+
+def test_an_erased_participant_is_not_admitted(group_a, marek):
+    enrollment = referred(group_a, marek)
+    enrollment.participant.erased_at = timezone.now()
+    enrollment.participant.save()
+
+    with pytest.raises(ValidationError) as exc:
+        enrollment_admit(enrollment=enrollment, by=marek)
+
+    assert exc.value.message_dict == {"participant": ["This participant's data has been erased."]}
