@@ -15,6 +15,7 @@ from .views.clinics import (
     RoomViewSet,
     SiteViewSet,
 )
+from .views.privacy import ParticipantEraseView, ParticipantExportView
 from .views.reports import ReportRunViewSet
 from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
 
@@ -37,6 +38,9 @@ router.register("audit-events", AuditEventViewSet, basename="auditevent")
 urlpatterns = [
     path("auth/token/", LoginView.as_view(), name="api-token"),
     path("auth/logout/", LogoutView.as_view(), name="api-logout"),
+    # Participants' rights (api/views/privacy.py), before the router's participants/{id}/.
+    path("participants/<int:pk>/export/", ParticipantExportView.as_view(), name="api-export"),
+    path("participants/<int:pk>/erase/", ParticipantEraseView.as_view(), name="api-erase"),
     path("me/", MeView.as_view(), name="api-me"),
     path("me/calendar/", CalendarAddressView.as_view(), name="api-me-calendar"),
     path("calendar/<str:secret>.ics", CalendarFeedView.as_view(), name="api-calendar-feed"),

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 
+from .erasure import identity_pattern, redact
 from .models import Institution, Participant, Room, Site, StaffMembership
 from .roles import CLINICAL_ROLES, Role, require_role
 
@@ -224,6 +225,10 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
         require_role(by, participant.institution_id, (Role.ADMIN,), _("erase participants"))
     if participant.is_erased:
         raise ValidationError(_("This participant's data has already been erased."))
+    # The names to look for in free text, taken before they are wiped.
+    pattern = identity_pattern(
+        legal_name=participant.legal_name, alias=participant.alias, code=participant.code
+    )
     participant.alias = participant.code
     participant.legal_name = ""
     participant.email = ""
@@ -232,6 +237,50 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
     participant.reminder_channel = Participant.Channel.NONE
     participant.erased_at = timezone.now()
     participant.save()
-    participant.session_notes.update(text="", theme="")
-    audit_record(actor=by, action="participant.erased", obj=participant, details={"reason": reason})
+    from notifications.erasure import outbox_forget_participant
+    from reports.erasure import reports_forget_participant
+
+    done = _erase_from_notes_and_consents(participant, pattern)
+    done["messages"] = outbox_forget_participant(participant=participant, pattern=pattern)
+    done.update(reports_forget_participant(participant=participant))
+    details = {"reason": reason, **{what: n for what, n in done.items() if n}}
+    audit_record(actor=by, action="participant.erased", obj=participant, details=details)
     return participant
+
+
+def _erase_from_notes_and_consents(participant: Participant, pattern) -> dict:
+    """Their own notes (and earlier versions, addenda) are emptied; the notes of the groups they
+    belonged to keep their text with the person's names replaced by the code; scans of signed
+    consent forms are deleted once the erasure commits."""
+    from attendance.models import Consent
+    from sessions.models import NoteAddendum, NoteRevision, SessionNote
+
+    now = timezone.now()
+    own = SessionNote.objects.filter(participant=participant)
+    NoteRevision.objects.filter(note__in=own).update(text="", theme="")
+    NoteAddendum.objects.filter(note__in=own).update(text="")
+    emptied = own.update(text="", theme="", updated_at=now)
+    redacted = 0
+    if pattern is not None:
+        groups = participant.enrollments.values("group_id")
+        shared = SessionNote.objects.filter(session__group_id__in=groups).exclude(
+            participant=participant
+        )
+        code = participant.code
+        for model, rows, fields in (
+            (SessionNote, shared, ("text", "theme")),
+            (NoteRevision, NoteRevision.objects.filter(note__in=shared), ("text", "theme")),
+            (NoteAddendum, NoteAddendum.objects.filter(note__in=shared), ("text",)),
+        ):
+            for pk, *values in rows.values_list("pk", *fields):
+                changed = {f: redact(v, pattern, code) for f, v in zip(fields, values, strict=True)}
+                if changed != dict(zip(fields, values, strict=True)):
+                    extra = {"updated_at": now} if model is SessionNote else {}
+                    model.objects.filter(pk=pk).update(**changed, **extra)
+                    redacted += 1
+    scans = [c.scan for c in Consent.objects.filter(participant=participant).exclude(scan="")]
+    if scans:
+        Consent.objects.filter(participant=participant).update(scan="", updated_at=now)
+        files = [(scan.storage, scan.name) for scan in scans]
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+    return {"notes_emptied": emptied, "notes_redacted": redacted, "scans_deleted": len(scans)}

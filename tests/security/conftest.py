@@ -20,3 +20,6 @@ def client(client):
 # The API's world (two institutions with groups, sessions, people and records) for the mass
 # assignment tests.
 from tests.api.conftest import api, world_a, world_b  # noqa: E402, F401
+
+# The reports' world (six named members of group_a over October 2026) for the erasure tests.
+from tests.reports.conftest import make_report, world  # noqa: E402, F401
