@@ -300,13 +300,17 @@ def _check_admission(
     _check_seat_free(group, enrollment)
 
 
-def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> None:
-    """Who may start a membership, for whom: one open enrollment per participant and group."""
+def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> SupportGroup:
+    """Who may start a membership, for whom: one open enrollment per participant and group.
+
+    Returns the group locked, so that two requests for one person cannot both pass the check.
+    """
     require_role(by, group.institution_id, CLINICAL_ROLES, _("manage enrollments"))
     if participant.institution_id != group.institution_id:
         raise ValidationError({"participant": _("Unknown participant.")})
     if participant.is_erased:
         raise ValidationError({"participant": _("This participant's data has been erased.")})
+    group = _lock_group(group)
     if Enrollment.objects.open().filter(participant=participant, group=group).exists():
         raise ValidationError(
             {
@@ -315,6 +319,7 @@ def _check_enroll_allowed(participant: Participant, group: SupportGroup, by) -> 
                 )
             }
         )
+    return group
 
 
 @transaction.atomic
@@ -449,12 +454,11 @@ def enrollment_walk_in(
     *, participant: Participant, group: SupportGroup, by, session: Session | None = None
 ) -> Enrollment:
     """Admit a walk-in to an open group, a member from the day of `session` (or today)."""
-    _check_enroll_allowed(participant, group, by)
+    group = _check_enroll_allowed(participant, group, by)
     if group.membership_mode != Mode.OPEN:
         raise ValidationError(_("Only open groups accept walk-ins."))
     if session is not None and session.group_id != group.pk:
         raise ValidationError({"session": _("This session belongs to another group.")})
-    group = _lock_group(group)
     on = session.local_date() if session else group.institution.local_now().date()
     enrollment = Enrollment(
         institution_id=group.institution_id,
