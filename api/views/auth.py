@@ -9,6 +9,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from security.two_factor import code_problem_for_token_login
+
 from ..serializers.clinics import MeSerializer
 from ..services import api_token_issue, api_token_revoke
 from ..throttling import LoginThrottle
@@ -19,6 +21,12 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=128, style={"input_type": "password"}, trim_whitespace=False
     )
+    otp_token = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="The current code of an authenticator app, for users with two-factor sign-in.",
+    )
 
     def validate(self, attrs):
         user = authenticate(
@@ -28,6 +36,9 @@ class LoginSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 _("Unable to sign in with this username and password."), code="authorization"
             )
+        problem = code_problem_for_token_login(user, attrs.get("otp_token", ""))
+        if problem:
+            raise serializers.ValidationError({"otp_token": [problem]}, code="authorization")
         attrs["user"] = user
         return attrs
 

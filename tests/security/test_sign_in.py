@@ -239,3 +239,30 @@ def test_the_api_docs_work_under_the_policy_with_no_inline_script(client, anna):
     script = client.get(init.replace("&amp;", "&"))
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
+
+
+def token_login(username, **extra):
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    return api.post(
+        reverse("api-token"), {"username": username, "password": PASSWORD, **extra}, format="json"
+    )
+
+
+def test_a_device_of_a_user_with_codes_gets_a_token_only_with_the_current_code(anna):
+    device = confirmed_device(anna)
+    refused = token_login("anna")
+    assert refused.status_code == 400
+    assert refused.json()["otp_token"] == ["Give the current code from your authenticator app."]
+    granted = token_login("anna", otp_token=code(device))
+    assert granted.status_code == 200 and granted.json()["token"]
+    assert token_login("anna", otp_token="000000").status_code == 400
+
+
+def test_an_admin_who_must_use_codes_sets_them_up_before_any_token(ewa, strict_a):
+    refused = token_login("ewa", otp_token="123456")
+    assert refused.status_code == 400
+    assert "set it up in the web app first" in refused.json()["otp_token"][0]
+
+
+def test_staff_without_codes_get_a_token_with_the_password(marek):
+    assert token_login("marek").status_code == 200
