@@ -34,8 +34,11 @@ token="$(curl -fs -H 'Content-Type: application/json' \
     | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 
 # Signing out would revoke the token the rest of the run uses; it is tested in tests/api.
+# Run from the scratch folder: schemathesis keeps a cache of crashes in the working directory.
+root="$PWD"
 status=0
-.venv/bin/schemathesis run "http://127.0.0.1:$port/api/v1/schema/" \
+cd "$work"
+"$root/.venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/schema/" \
     --url "http://127.0.0.1:$port" \
     -H "Authorization: Token $token" \
     --checks not_a_server_error,response_schema_conformance \
