@@ -198,6 +198,11 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # --- Notifications (notifications/): the health check answers load balancers over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
+# --- Reports (reports/) ----------------------------------------------------------------------
+# The public address printed on certificates before /verify/<code>/ (e.g. https://krag.example.org);
+# empty prints the path alone.
+REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
