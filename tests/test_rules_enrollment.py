@@ -570,3 +570,41 @@ def test_an_erased_participant_is_not_admitted(group_a, marek):
         enrollment_admit(enrollment=enrollment, by=marek)
 
     assert exc.value.message_dict == {"participant": ["This participant's data has been erased."]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admissions_racing_for_the_last_seat_admit_one():
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    from .factories import InstitutionFactory, MembershipFactory, UserFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the row lock matters on PostgreSQL")
+    institution = InstitutionFactory()
+    clerk = UserFactory(username="clerk")
+    MembershipFactory(user=clerk, institution=institution, role="staff")
+    group = GroupFactory(institution=institution, capacity=2, min_size=1)
+    EnrollmentFactory(group=group)
+    candidates = [
+        enrollment_refer(participant=person(institution), group=group, by=clerk) for _n in range(2)
+    ]
+    start = Barrier(2)
+
+    def admit(enrollment):
+        try:
+            start.wait(timeout=10)
+            with translation.override("en"):
+                enrollment_admit(enrollment=enrollment, by=clerk)
+            return "admitted"
+        except ValidationError as exc:
+            return exc.messages[0]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(admit, candidates))
+
+    assert outcomes == ["The group is full (2 seats).", "admitted"]
