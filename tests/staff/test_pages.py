@@ -60,7 +60,16 @@ def test_the_language_switcher_remembers_arabic_and_the_page_is_right_to_left(cl
     assert '<html lang="ar" dir="rtl">' in html
 
 
-def test_today_lists_my_sessions_and_follow_ups(client, anna, begun_session, members_a):
+@pytest.fixture
+def noon_session(group_a, members_a):
+    """A session at noon today in the institution's time zone: "today" whenever the test runs."""
+    tz = group_a.institution.tzinfo
+    noon = datetime.datetime.combine(timezone.localdate(timezone=tz), datetime.time(12), tzinfo=tz)
+    return SessionFactory(group=group_a, starts_at=noon)
+
+
+def test_today_lists_my_sessions_and_follow_ups(client, anna, noon_session, members_a):
+    begun_session = noon_session
     FollowUpTask.objects.create(
         institution=begun_session.institution,
         enrollment=members_a[0],
@@ -100,3 +109,12 @@ def test_an_auditor_sees_the_calendar_without_links_into_sessions(client, olga, 
     html = client.get(reverse("staff:calendar")).content.decode()
     assert group_a.name in html
     assert reverse("staff:session", args=[session.pk]) not in html
+
+
+def test_reception_staff_who_lead_no_group_see_the_institutions_sessions_today(
+    client, marek, noon_session
+):
+    begun_session = noon_session
+    client.force_login(marek)
+    html = client.get(reverse("staff:today")).content.decode()
+    assert reverse("staff:session", args=[begun_session.pk]) in html
