@@ -95,18 +95,20 @@ def test_the_calendar_shows_a_week_and_a_month_filtered_by_group(
     mine = SessionFactory(group=group_a, starts_at=starts)
     theirs = SessionFactory(group=group_b, starts_at=starts + datetime.timedelta(hours=1))
     client.force_login(anna)
+    day = timezone.localtime(mine.starts_at, group_a.institution.tzinfo).date().isoformat()
     for view in ("week", "month"):
-        html = client.get(reverse("staff:calendar"), {"view": view}).content.decode()
+        html = client.get(reverse("staff:calendar"), {"view": view, "date": day}).content.decode()
         assert reverse("staff:session", args=[mine.pk]) in html
         assert reverse("staff:session", args=[theirs.pk]) not in html
-    html = client.get(reverse("staff:calendar"), {"group": 999999}).content.decode()
+    html = client.get(reverse("staff:calendar"), {"group": 999999, "date": day}).content.decode()
     assert reverse("staff:session", args=[mine.pk]) not in html
 
 
 def test_an_auditor_sees_the_calendar_without_links_into_sessions(client, olga, group_a):
     session = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(hours=1))
+    day = timezone.localtime(session.starts_at, group_a.institution.tzinfo).date().isoformat()
     client.force_login(olga)
-    html = client.get(reverse("staff:calendar")).content.decode()
+    html = client.get(reverse("staff:calendar"), {"date": day}).content.decode()
     assert group_a.name in html
     assert reverse("staff:session", args=[session.pk]) not in html
 
