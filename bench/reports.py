@@ -182,7 +182,7 @@ def make_world():
     }
 
 
-def measure(label, report_type, parameters, world, repeat, language):
+def measure(label, report_type, parameters, world, repeat, language, save=None):
     from pypdf import PdfReader
 
     from reports.builders import build
@@ -222,6 +222,8 @@ def measure(label, report_type, parameters, world, repeat, language):
     floor_results = [floor() for _ in range(repeat)]
     floor_times = [t for t, _ in floor_results]
     pages = len(PdfReader(io.BytesIO(floor_results[0][1])).pages)
+    if save:
+        Path(save, f"{report_type}-{language}.pdf").write_bytes(floor_results[0][1])
 
     tracemalloc.start()
     full()
@@ -243,6 +245,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--language", default="pl", choices=["pl", "en", "ar"])
+    parser.add_argument("--save", metavar="DIR", help="also write the PDFs there, to look at")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="krag-bench-reports-", dir="/tmp"))
     try:
@@ -262,6 +265,7 @@ def main():
             world,
             args.repeat,
             args.language,
+            args.save,
         )
         measure(
             "register, 20 participants × 52 sessions",
@@ -270,6 +274,7 @@ def main():
             world,
             args.repeat,
             args.language,
+            args.save,
         )
         measure(
             "activity summary, 50 groups, one quarter",
@@ -278,6 +283,7 @@ def main():
             world,
             args.repeat,
             args.language,
+            args.save,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -28,3 +28,16 @@ class LtrNode(template.Node):
 
     def render(self, context):
         return format_html('<span dir="ltr">{}{}{}</span>', LRI, self.nodelist.render(context), PDI)
+
+
+FSI = "\u2068"
+
+
+@register.filter
+def isolate(value):
+    """Text typed by a user (a name, a group, an institution), isolated with its own direction
+    (FSI … PDI): "Poradnia „Krąg”" keeps its closing quote on the right in an Arabic report,
+    and an Arabic name stays whole in a Polish one. Escaped like any other value."""
+    if value in (None, ""):
+        return ""
+    return format_html("{}{}{}", FSI, value, PDI)

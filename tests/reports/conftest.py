@@ -45,6 +45,7 @@ MARKS = {
     5: [None, S.PRESENT, S.LATE],
 }
 PERIOD = ("2026-10-01", "2026-11-15")
+ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"))
 
 
 def at(day: str, hour: int = 18) -> datetime.datetime:
@@ -126,7 +127,7 @@ def pdf_text(run) -> str:
     finally:
         run.file.close()
     text = "\n".join(page.extract_text() for page in reader.pages)
-    return unicodedata.normalize("NFKC", text).replace("\u2066", "").replace("\u2069", "")
+    return unicodedata.normalize("NFKC", text).translate(ISOLATES)
 
 
 def squash(text: str) -> str:
