@@ -61,11 +61,19 @@ def publishing(broker):
     conf = celery_app.conf
     saved = conf.broker_url, conf.task_always_eager
     conf.broker_url, conf.task_always_eager = broker, False
+    forget_connection_pools()
     try:
         yield broker
     finally:
-        # The connection pool stays open on the test broker; later tests run eagerly.
         conf.broker_url, conf.task_always_eager = saved
+        forget_connection_pools()
+
+
+def forget_connection_pools():
+    # The app keeps the pool of the broker it first connected to (as after a fork, see
+    # Celery._after_fork): drop it so publishing uses the broker configured now.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def _database_url() -> str:
@@ -132,7 +140,14 @@ def wait_for(condition, what: str, *logs: Path):
             return
         time.sleep(0.2)
     tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-    pytest.fail(f"gave up waiting for {what} after {WAIT} s\n{tails}")
+    pytest.fail(f"gave up waiting for {what} after {WAIT} s\n{broker_state()}\n{tails}")
+
+
+def broker_state() -> str:
+    import redis
+
+    client = redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2)
+    return f"broker keys: {sorted(client.keys('*'))}, queued: {client.llen('celery')}"
 
 
 def sent_emails(tmp_path: Path) -> list[str]:
