@@ -37,7 +37,7 @@ from ..access import (
 from ..forms import CancelForm, NoteForm, ParticipantNoteForm, RescheduleForm, WalkInForm
 from ..services import walk_in_register
 
-# Short labels that fit five buttons across a 360-pixel screen; the full one is read aloud.
+# Short labels that fit the buttons on a 360-pixel screen; the full one is read aloud.
 SHORT_LABELS = {
     AttendanceRecord.Status.PRESENT: gettext_lazy("Present"),
     AttendanceRecord.Status.LATE: gettext_lazy("Late"),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from attendance.models import AttendanceRecord, Consent
+from sessions.models import SessionNote
 from tests.factories import (
     ConsentFactory,
     EnrollmentFactory,
@@ -41,7 +42,7 @@ def _sign_in(page, live_server, username):
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_anna_takes_attendance_on_a_phone_and_sees_it_in_the_groups_rates(
+def test_anna_takes_attendance_signs_the_note_on_a_phone_and_sees_the_groups_rates(
     phone, live_server, anna, group_a, begun_session
 ):
     phone.context.add_cookies(
@@ -62,6 +63,13 @@ def test_anna_takes_attendance_on_a_phone_and_sees_it_in_the_groups_rates(
         )
     )
     assert statuses == {"Ala": "present", "Basia": "late", "Cyryl": "present"}
+    # The group note, then sign and lock (the page asks for a confirmation first).
+    phone.fill("#id_text", "We talked about the holidays.")
+    phone.click("text=Save the group note")
+    phone.on("dialog", lambda dialog: dialog.accept())
+    phone.click("text=Sign and lock 1 note")
+    phone.locator(".signed").wait_for()
+    assert SessionNote.objects.get(session=begun_session).is_signed
     phone.goto(f"{live_server.url}/groups/{group_a.pk}/")
     rates = phone.locator("td[data-rate]").all_inner_texts()
     assert rates and all(text.startswith("100") for text in rates)
