@@ -174,3 +174,26 @@ def test_a_page_size_out_of_bounds_is_refused(api, anna, world_a, size):
 def test_pages_carry_a_next_link(api, anna, world_a):
     body = api(anna).get("/api/v1/sessions/", {"page_size": 1}).json()
     assert body["count"] == 2 and body["next"] and len(body["results"]) == 1
+
+
+def test_a_roster_of_50_costs_the_same_queries_as_a_roster_of_5(api, anna, world_a):
+    client = api(anna)
+    url = f"/api/v1/sessions/{world_a.session.pk}/attendance/"
+    for _ in range(3):
+        EnrollmentFactory(group=world_a.group, created_by=anna)
+    client.get(url)  # the first request also loads the user's roles (cached on the user)
+    small, response = _count_queries(client, url)
+    assert len(response.json()["marks"]) == 5
+    for _ in range(45):
+        enrollment = EnrollmentFactory(group=world_a.group, created_by=anna)
+        AttendanceRecord.objects.create(
+            institution=world_a.institution,
+            session=world_a.session,
+            participant=enrollment.participant,
+            enrollment=enrollment,
+            status="present",
+            recorded_by=anna,
+        )
+    large, response = _count_queries(client, url)
+    assert len(response.json()["marks"]) == 50
+    assert large == small
