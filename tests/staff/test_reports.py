@@ -53,3 +53,27 @@ def test_another_institutions_report_is_not_found(client, karim, anna, instituti
     client.force_login(karim)
     assert client.get(reverse("staff:report", args=[run.pk])).status_code == 404
     assert client.get(reverse("staff:report_file", args=[run.pk])).status_code == 404
+
+
+def test_a_certificate_without_a_disclosure_consent_is_refused_on_the_form(
+    client, anna, group_a, members_a
+):
+    person = members_a[0].participant
+    client.force_login(anna)
+    response = client.post(
+        reverse("staff:reports") + "?type=attendance_certificate",
+        {
+            "type": "attendance_certificate",
+            "language": "pl",
+            "participant": person.pk,
+            "group": group_a.pk,
+            "recipient": "District Court",
+            "start": "2026-01-01",
+            "end": "2026-06-30",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "no certificate can be issued" in html
+    assert 'value="District Court"' in html
+    assert not ReportRun.objects.exists()
