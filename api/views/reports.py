@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
+from reports.filtersets import ReportRunFilterSet
 from reports.models import ReportRun
 from reports.services import PARAMETERS, report_download, report_request
 
@@ -37,7 +38,7 @@ class ReportRunViewSet(
     serializer_class = ReportRunSerializer
     ordering_fields = ["created_at", "id"]
     ordering = ["-created_at", "-id"]
-    filterset_fields = ["type", "status", "institution"]
+    filterset_class = ReportRunFilterSet
 
     def get_serializer_class(self):
         return ReportRequestSerializer if self.action == "create" else ReportRunSerializer

@@ -139,3 +139,13 @@ def test_a_colleague_does_not_see_someone_elses_run_but_the_admin_does(register_
     run_id = register_run.json()["id"]
     assert client_for(anna).get(f"/api/v1/reports/{run_id}/").status_code == 404
     assert client_for(ewa).get(f"/api/v1/reports/{run_id}/").status_code == 200
+
+
+def test_the_list_filters_by_status_and_updated_since(register_run, ewa):
+    client = client_for(ewa)
+    run_id = register_run.json()["id"]
+    ready = client.get("/api/v1/reports/", {"status": "ready"}).json()["results"]
+    assert [r["id"] for r in ready] == [run_id]
+    assert client.get("/api/v1/reports/", {"status": "failed"}).json()["results"] == []
+    later = client.get("/api/v1/reports/", {"updated_since": "2999-01-01T00:00:00Z"})
+    assert later.json()["results"] == []
