@@ -123,6 +123,14 @@ def _can_lead_groups(user, institution_id: int) -> bool:
     ).exists()
 
 
+def _clash_label(other: Session, institution_id: int) -> str:
+    """Name the clashing session, unless it belongs to another institution where the same
+    facilitator also works: that one stays invisible."""
+    if other.institution_id != institution_id:
+        return _("a session of another institution")
+    return str(other)
+
+
 def _check_facilitator_free(group: SupportGroup, user) -> None:
     """Refuse making `user` a lead or co-facilitator while one of the group's coming sessions
     overlaps a session they are already booked by elsewhere."""
@@ -154,7 +162,10 @@ def _check_facilitator_free(group: SupportGroup, user) -> None:
                             "This person is already booked at the time of session %(n)s "
                             "(%(session)s)."
                         )
-                        % {"n": session.sequence, "session": other}
+                        % {
+                            "n": session.sequence,
+                            "session": _clash_label(other, group.institution_id),
+                        }
                     }
                 )
 
@@ -241,7 +252,7 @@ def _check_conflicts(session: Session) -> None:
         if clash:
             errors["starts_at"] = _(
                 "A facilitator of this session is already booked at that time (%(session)s)."
-            ) % {"session": clash}
+            ) % {"session": _clash_label(clash, session.institution_id)}
     if errors:
         raise ValidationError(errors)
 

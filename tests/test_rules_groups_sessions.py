@@ -248,6 +248,29 @@ def test_a_facilitator_booked_twice_at_once_is_refused(institution_a, group_a, a
     }
 
 
+def test_a_clash_at_another_institution_refuses_without_naming_its_session(
+    institution_a, institution_b, group_a, anna, room_a
+):
+    """anna also works at B: her B session blocks the time but stays invisible to A."""
+    from .factories import MembershipFactory
+
+    MembershipFactory(user=anna, institution=institution_b, role="facilitator")
+    b_group = GroupFactory(institution=institution_b, name="B secret group")
+    GroupFacilitatorFactory(group=b_group, user=anna)
+    day = next_week()
+    schedule(b_group, anna, RoomFactory(site__institution=institution_b), day, 18)
+
+    with pytest.raises(ValidationError) as exc:
+        schedule(group_a, anna, room_a, day, 18)
+
+    message = exc.value.message_dict["starts_at"][0]
+    assert "B secret group" not in message
+    assert message == (
+        "A facilitator of this session is already booked at that time "
+        "(a session of another institution)."
+    )
+
+
 def test_an_observer_is_not_booked_by_the_groups_sessions(
     institution_a, group_a, anna, ewa, room_a
 ):
