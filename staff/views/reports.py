@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,6 +25,13 @@ LANGUAGES = [
 ]
 
 
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class ReportForm(StaffForm):
     """The fields one report type needs, and nothing else."""
 
@@ -36,10 +44,14 @@ class ReportForm(StaffForm):
         if "session" in names:
             self.fields["session"] = forms.ModelChoiceField(
                 label=gettext_lazy("Session"),
+                # The coming half-year (and the session the page was opened for, if any).
                 queryset=Session.objects.for_user(user)
                 .filter(
-                    starts_at__gte=now - timezone.timedelta(days=14),
-                    starts_at__lte=now + timezone.timedelta(days=60),
+                    Q(
+                        starts_at__gte=now - timezone.timedelta(days=14),
+                        starts_at__lte=now + timezone.timedelta(days=183),
+                    )
+                    | Q(pk=_int(self.initial.get("session") or self.data.get("session")))
                 )
                 .exclude(status=Session.Status.CANCELLED)
                 .select_related("group")

@@ -1,5 +1,8 @@
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from reports.models import ReportRun
 from tests.factories import SessionFactory
@@ -77,3 +80,17 @@ def test_a_certificate_without_a_disclosure_consent_is_refused_on_the_form(
     assert "no certificate can be issued" in html
     assert 'value="District Court"' in html
     assert not ReportRun.objects.exists()
+
+
+def test_the_sign_in_sheet_of_a_session_next_year_can_be_requested_from_its_page(
+    client, ewa, group_a
+):
+    session = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(days=300))
+    client.force_login(ewa)
+    page = client.get(reverse("staff:reports"), {"type": "sign_in_sheet", "session": session.pk})
+    assert f'<option value="{session.pk}" selected>' in page.content.decode()
+    client.post(
+        reverse("staff:reports") + "?type=sign_in_sheet",
+        {"type": "sign_in_sheet", "session": session.pk, "language": "pl"},
+    )
+    assert ReportRun.objects.get().parameters == {"session": session.pk}
