@@ -11,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -165,11 +166,16 @@ def verify_url(code: str) -> str:
 
 
 def report_claim(run_id: int) -> bool:
-    """Take a pending run for rendering; False if another worker (or an earlier try) has it."""
+    """Take a pending run for rendering; False if another worker (or an earlier try) has it.
+
+    A run still RUNNING after the task's hard time limit belongs to a worker that died (the
+    broker redelivers its message, acks being late): that one may be claimed again.
+    """
+    now = timezone.now()
+    abandoned = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=abandoned)
     return bool(
-        ReportRun.objects.filter(pk=run_id, status=Status.PENDING).update(
-            status=Status.RUNNING, started_at=timezone.now()
-        )
+        ReportRun.objects.filter(claimable, pk=run_id).update(status=Status.RUNNING, started_at=now)
     )
 
 

@@ -48,6 +48,17 @@ def test_a_run_is_claimed_once(world, ewa, make_report):
     assert run.finished_at == finished
 
 
+def test_a_run_abandoned_by_a_dead_worker_is_claimed_again_after_the_time_limit(
+    world, ewa, make_report, settings
+):
+    run = make_report("sign_in_sheet", ewa, session=world.sessions[0].pk)
+    long_ago = run.started_at - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    ReportRun.objects.filter(pk=run.pk).update(status="running", started_at=run.started_at)
+    assert report_render(run_id=run.pk) is None  # still within the limit: someone has it
+    ReportRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago)
+    assert report_render(run_id=run.pk).status == "ready"
+
+
 def test_a_failed_render_leaves_a_failed_run_with_its_reason(world, ewa, make_report, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("template exploded")

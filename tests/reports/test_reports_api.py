@@ -149,3 +149,13 @@ def test_the_list_filters_by_status_and_updated_since(register_run, ewa):
     assert client.get("/api/v1/reports/", {"status": "failed"}).json()["results"] == []
     later = client.get("/api/v1/reports/", {"updated_since": "2999-01-01T00:00:00Z"})
     assert later.json()["results"] == []
+
+
+def test_a_retried_request_with_the_same_idempotency_key_makes_one_run(world, ewa):
+    client = client_for(ewa)
+    body = {"type": "sign_in_sheet", "parameters": {"session": world.sessions[0].pk}}
+    first = client.post("/api/v1/reports/", body, format="json", headers={"Idempotency-Key": "k1"})
+    again = client.post("/api/v1/reports/", body, format="json", headers={"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert ReportRun.objects.count() == 1
