@@ -360,7 +360,8 @@ class SessionNoteAdmin(TenantAdmin):
     read_only = True
     list_display = ("session", "kind", "participant", "author", "signed_at")
     list_filter = ("kind", ("signed_at", admin.EmptyFieldListFilter))
-    search_fields = ("session__group__name", "theme")
+    # Not "theme": notes are encrypted at rest, the database cannot search them.
+    search_fields = ("session__group__name",)
     fields = ("session", "kind", "participant", "author", "theme", "text", "signed_at", "signed_by")
     readonly_fields = fields
     inlines = [NoteRevisionInline, NoteAddendumInline]
