@@ -22,9 +22,14 @@ def staff_view(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         institution = home_institution(request.user)
-        if institution is not None:
-            timezone.activate(institution.tzinfo)
-        return view(request, *args, **kwargs)
+        if institution is None:
+            return view(request, *args, **kwargs)
+        # Activated for this request only: the thread serves other users next.
+        timezone.activate(institution.tzinfo)
+        try:
+            return view(request, *args, **kwargs)
+        finally:
+            timezone.deactivate()
 
     return wrapper
 

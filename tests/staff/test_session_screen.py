@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -261,3 +262,15 @@ def test_a_session_without_quorum_is_recorded_as_not_held(client, anna, begun_se
     client.post(reverse("staff:session_not_held", args=[begun_session.pk]), {"reason": "Snow"})
     begun_session.refresh_from_db()
     assert begun_session.status == Session.Status.NOT_HELD
+
+
+def test_times_are_shown_in_the_institutions_time_zone_in_polish(anna, group_a, institution_a):
+    client = Client()  # no language cookie: the site's default, Polish
+    institution_a.time_zone = "Asia/Tokyo"
+    institution_a.save()
+    starts = datetime.datetime(2026, 3, 3, 9, 0, tzinfo=datetime.UTC)
+    session = SessionFactory(group=group_a, starts_at=starts)
+    client.force_login(anna)
+    html = client.get(reverse("staff:session", args=[session.pk])).content.decode()
+    assert "18:00" in html  # 09:00 UTC is 18:00 in Tokyo (Polish time format)
+    assert "wtorek, 3 marca 2026" in html
