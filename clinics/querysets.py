@@ -23,8 +23,17 @@ class TenantQuerySet(models.QuerySet):
     institution_path = "institution"
 
     def for_user(self, user, roles=None):
-        """Rows of the institutions `user` belongs to; everything else is as if it did not exist."""
-        return self.filter(**{f"{self.institution_path}__in": institution_ids_for(user, roles)})
+        """Rows of the institutions `user` belongs to; everything else is as if it did not exist.
+
+        The institutions go into the query as literal ids (one small query first):
+        `institution_id IN (7)` lets PostgreSQL walk an index in the page's order and stop at
+        its LIMIT, which `IN (SELECT …)` does not (a sync page of 100 attendance records:
+        36 ms → 3 ms on the benchmark's data, docs/benchmarks.md).
+        """
+        ids = institution_ids_for(user, roles)
+        if user and user.is_authenticated and not user.is_superuser:
+            ids = list(ids.values_list("institution_id", flat=True))
+        return self.filter(**{f"{self.institution_path}__in": ids})
 
     def for_institution(self, institution):
         return self.filter(**{self.institution_path: institution})
