@@ -33,15 +33,7 @@ from ..serializers.sessions import ReasonSerializer
 from .base import ScopedViewSet
 
 
-class _InputMixin:
-    def _input(self, serializer_class, request):
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-
 class EnrollmentViewSet(
-    _InputMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -117,7 +109,6 @@ class EnrollmentViewSet(
 
 
 class ConsentViewSet(
-    _InputMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

@@ -1,7 +1,7 @@
 """The one base viewset: scoping, role visibility, conditional requests, throttling."""
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.response import Response
 
 from clinics.roles import ALL_ROLES
 
@@ -43,11 +43,10 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
         return self.serializer_class(obj, context=self.get_serializer_context()).data
 
     def respond_with(self, obj, status=200):
-        from rest_framework.response import Response
-
         return Response(self.represent(obj), status=status)
 
-
-def verb_schema(request, summary, description=""):
-    """Schema for a domain verb on one object: its small input, the object back."""
-    return extend_schema(request=request, summary=summary, description=description)
+    def _input(self, serializer_class, request) -> dict:
+        """The validated input of a domain verb (its small serializer); bad input is a 400."""
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)

@@ -125,11 +125,6 @@ class GroupViewSet(
             status=status.HTTP_201_CREATED,
         )
 
-    def _input(self, serializer_class, request):
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
 
 class SessionViewSet(
     mixins.ListModelMixin,
@@ -295,11 +290,6 @@ class SessionViewSet(
             "version": record.version if record else None,
             "recorded_at": record.recorded_at if record else None,
         }
-
-    def _input(self, serializer_class, request):
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 class SessionNoteViewSet(
