@@ -70,8 +70,12 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         institution = kwargs["institution"]
-        Institution.objects.filter(pk=institution.pk).update(last_participant_number=F("last_participant_number") + 1)
-        number = Institution.objects.values_list("last_participant_number", flat=True).get(pk=institution.pk)
+        Institution.objects.filter(pk=institution.pk).update(
+            last_participant_number=F("last_participant_number") + 1
+        )
+        number = Institution.objects.values_list("last_participant_number", flat=True).get(
+            pk=institution.pk
+        )
         kwargs.setdefault("number", number)
         kwargs.setdefault("code", Participant.code_for(kwargs["number"]))
         return super()._create(model_class, *args, **kwargs)
@@ -119,7 +123,9 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
 
     group = factory.SubFactory(GroupFactory)
     institution = factory.LazyAttribute(lambda e: e.group.institution)
-    participant = factory.LazyAttribute(lambda e: ParticipantFactory(institution=e.group.institution))
+    participant = factory.LazyAttribute(
+        lambda e: ParticipantFactory(institution=e.group.institution)
+    )
     status = Enrollment.Status.ACTIVE
     joined_on = factory.LazyAttribute(lambda e: e.group.starts_on if e.status == "active" else None)
     created_by = factory.SubFactory(UserFactory)
