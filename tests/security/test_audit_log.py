@@ -164,3 +164,22 @@ def test_the_log_refuses_changes_even_from_code(events):
         event.save()
     with pytest.raises(TypeError, match="append-only"):
         AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_not_even_the_admin_can_add_change_or_delete_an_event(client, django_user_model, events):
+    root = django_user_model.objects.create_superuser("root", "root@example.org", "x")
+    client.force_login(root)
+    event = events["recent"]
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
+    assert (
+        client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "tampered"})
+    response = client.post(
+        "/admin/audit/auditevent/",
+        {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+    )
+    assert response.status_code in (200, 302, 403)
+    assert AuditEvent.objects.get(pk=event.pk).action == "participant.viewed"
