@@ -283,3 +283,60 @@ def test_the_admin_outbox_is_read_only_and_shows_only_the_users_institutions(
     assert client.get("/admin/notifications/outboxmessage/add/").status_code == 403
     assert client.post(own, {"status": "sent"}).status_code == 403
     assert OutboxMessage.objects.get(pk=pending_reminder.pk).status == Status.PENDING
+
+
+# --- Two workers, one message ----------------------------------------------------------------
+
+
+class SlowLocmemBackend(FlakyBackend):
+    """Takes its time to send, so a second sender arrives while the first is still at it."""
+
+    def send_messages(self, messages):
+        import time
+
+        time.sleep(0.5)
+        mail.outbox.extend(messages)
+        return len(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sending_the_same_message_at_once_send_it_once(settings, group_a):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("needs row locks and one connection per thread (PostgreSQL)")
+    settings.EMAIL_BACKEND = f"{__name__}.SlowLocmemBackend"
+    session = SessionFactory(
+        group=group_a, starts_at=timezone.now() + datetime.timedelta(hours=20), online_link=""
+    )
+    member = make_member(group_a, name="kasia")
+    message_id = services.outbox_enqueue(  # written, not dispatched
+        key="test:race",
+        kind=OutboxMessage.Kind.REMINDER,
+        institution=group_a.institution,
+        channel="email",
+        body="See you tomorrow.",
+        participant=member,
+        session=session,
+    ).pk
+    assert mail.outbox == []
+    outcomes = []
+
+    def worker():
+        try:
+            outcomes.append(services.outbox_send(message_id=message_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert outcomes == [Status.SENT, Status.SENT]
+    assert [m.to for m in mail.outbox] == [["kasia@example.org"]]
+    message = OutboxMessage.objects.get(pk=message_id)
+    assert (message.session, message.attempts) == (session, 1)
