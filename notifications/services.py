@@ -687,7 +687,11 @@ def waitlist_offers_run(*, now=None) -> list[int]:
     for enrollment in Enrollment.objects.filter(
         status=Enrollment.Status.WAITLISTED, offer_expires_at__lte=now
     ):
-        enrollment_offer_lapse(enrollment=enrollment, by=None, now=now)
+        try:
+            with transaction.atomic():
+                enrollment_offer_lapse(enrollment=enrollment, by=None, now=now)
+        except ValidationError:
+            continue  # admitted or released meanwhile (another run, a member of staff)
     today = timezone.localdate(now)
     groups = (
         SupportGroup.objects.filter(
@@ -744,10 +748,13 @@ def retention_erase_inactive(*, now=None) -> list[int]:
     erased = []
     for institution in Institution.objects.all():
         for participant in retention_candidates(institution, now=now):
-            with transaction.atomic():
-                participant_erase(participant=participant, by=None, reason="retention")
-                # The outbox keeps what was sent, not where to: the address is identity too.
-                OutboxMessage.objects.filter(participant=participant).update(to="")
+            try:
+                with transaction.atomic():
+                    participant_erase(participant=participant, by=None, reason="retention")
+                    # The outbox keeps what was sent, not where to: the address is identity.
+                    OutboxMessage.objects.filter(participant=participant).update(to="")
+            except ValidationError:
+                continue  # erased meanwhile (another run, an erasure request)
             erased.append(participant.pk)
     if erased:
         logger.info("Retention: pseudonymised %d inactive participants", len(erased))

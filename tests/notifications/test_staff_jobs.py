@@ -261,9 +261,22 @@ def test_participants_inactive_past_retention_are_pseudonymised_once_and_audited
     _age(Participant, recent.pk, 600)
     ConsentFactory(participant=recent)  # a consent changed lately: still active
 
+    old_message = OutboxMessage.objects.create(
+        key="test:old",
+        kind="reminder",
+        institution=institution_a,
+        channel="email",
+        participant=stale,
+        to="old@example.org",
+        body="x",
+        status="sent",
+    )
+
     assert run(tasks.erase_inactive_participants) == 1
     assert run(tasks.erase_inactive_participants) == 0
 
+    old_message.refresh_from_db()
+    assert old_message.to == ""  # the outbox keeps what was sent, not where to
     stale.refresh_from_db()
     recent.refresh_from_db()
     assert stale.is_erased and stale.alias == stale.code and stale.email == ""
