@@ -749,10 +749,8 @@ def retention_erase_inactive(*, now=None) -> list[int]:
     for institution in Institution.objects.all():
         for participant in retention_candidates(institution, now=now):
             try:
-                with transaction.atomic():
-                    participant_erase(participant=participant, by=None, reason="retention")
-                    # The outbox keeps what was sent, not where to: the address is identity.
-                    OutboxMessage.objects.filter(participant=participant).update(to="")
+                # Also forgets the person's addresses in the outbox (notifications.erasure).
+                participant_erase(participant=participant, by=None, reason="retention")
             except ValidationError:
                 continue  # erased meanwhile (another run, an erasure request)
             erased.append(participant.pk)
