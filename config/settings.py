@@ -299,6 +299,14 @@ if not FIELD_ENCRYPTION_KEYS:
             hashlib.sha256(f"krag-field-encryption:{SECRET_KEY}".encode()).digest()
         ).decode()
     ]
+for _key in FIELD_ENCRYPTION_KEYS:  # a mistyped key would only fail at the first read
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)."
+        ) from exc
 
 INSTALLED_APPS += [
     "axes",  # sign-in lockout

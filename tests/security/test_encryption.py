@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
+from audit.models import AuditEvent
 from clinics.fields import DecryptionError, check_encryption_keys
 from clinics.models import Participant
 from sessions.models import NoteAddendum, NoteRevision, SessionNote
@@ -100,10 +101,12 @@ def test_rotation_reencrypts_with_the_new_key_and_the_old_key_can_then_be_droppe
         assert note.revisions.get().text == "A first draft."
 
 
-def test_rotation_does_not_touch_updated_at(participant):
+def test_rotation_does_not_touch_updated_at_and_is_audited(participant):
     before = Participant.objects.get(pk=participant.pk).updated_at
     call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert Participant.objects.get(pk=participant.pk).updated_at == before
+    event = AuditEvent.objects.get(action="encryption.keys_rotated")
+    assert event.details["rows"]["clinics.Participant"] == 1
 
 
 def test_a_value_is_unreadable_without_its_key(participant):

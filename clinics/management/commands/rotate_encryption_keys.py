@@ -13,6 +13,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.services import audit_record
 from clinics.fields import encrypted_fields
 
 
@@ -29,11 +30,15 @@ class Command(BaseCommand):
         if generate_key:
             self.stdout.write(Fernet.generate_key().decode())
             return
+        rows = {}
         for model in apps.get_models():
             fields = [f.attname for f in encrypted_fields(model)]
             if fields:
-                count = self.rotate_model(model, fields, batch_size)
-                self.stdout.write(f"{model._meta.label}: {count} rows re-encrypted")
+                rows[model._meta.label] = self.rotate_model(model, fields, batch_size)
+                self.stdout.write(
+                    f"{model._meta.label}: {rows[model._meta.label]} rows re-encrypted"
+                )
+        audit_record(actor=None, action="encryption.keys_rotated", details={"rows": rows})
 
     def rotate_model(self, model, fields: list[str], batch_size: int) -> int:
         # The base manager: no scoping, no guarded update(); .update() rather than save()
