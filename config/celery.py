@@ -28,10 +28,11 @@ app.conf.beat_schedule = {
         "schedule": QUARTER_HOUR,
         "options": {"expires": QUARTER_HOUR},
     },
-    # Facilitators: today's sessions, early in the morning.
+    # Facilitators: today's sessions, from 06:00 in each institution's own time zone.
     "facilitator-day-plans": {
         "task": "notifications.tasks.send_day_plans",
-        "schedule": crontab(hour=6, minute=30),
+        "schedule": crontab(minute=10),
+        "options": {"expires": 60 * 60},
     },
     "waiting-list-offers": {
         "task": "notifications.tasks.offer_free_seats",

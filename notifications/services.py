@@ -453,12 +453,17 @@ def _facilitators_of(session: Session) -> set[int]:
 
 @transaction.atomic
 def day_plans_enqueue(*, now=None) -> list[int]:
-    """E-mail each facilitator the plan of their sessions today (in the institution's zone)."""
+    """E-mail each facilitator the plan of their sessions today, once the morning has come in
+    the institution's time zone (the job runs hourly; the key allows one plan a day)."""
     now = now or timezone.now()
+    morning = getattr(settings, "DAY_PLAN_HOUR", 6)
     created = []
     for institution in Institution.objects.all():
         tz = institution.tzinfo
-        day = timezone.localtime(now, tz).date()
+        local_now = timezone.localtime(now, tz)
+        if local_now.hour < morning:
+            continue
+        day = local_now.date()
         start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
         end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tz)
         sessions = list(

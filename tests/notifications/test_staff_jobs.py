@@ -11,7 +11,7 @@ from attendance.models import Consent, Enrollment, FollowUpTask
 from attendance.services import Mark, attendance_record, enrollment_admit, enrollment_offer_lapse
 from audit.models import AuditEvent
 from clinics.models import Participant
-from notifications import tasks
+from notifications import services, tasks
 from notifications.models import OutboxMessage
 from tests.factories import (
     AttendanceFactory,
@@ -30,14 +30,21 @@ NOW = timezone.now
 # --- Facilitator's day plan ------------------------------------------------------------------
 
 
-def test_each_facilitator_gets_one_plan_of_todays_sessions(group_a, anna, institution_a, run):
-    local_now = institution_a.local_now()
-    today_evening = local_now.replace(hour=23, minute=0, second=0, microsecond=0)
+def _local(institution, hour, minute=0):
+    return institution.local_now().replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def test_each_facilitator_gets_one_plan_of_todays_sessions_in_the_morning(
+    group_a, anna, institution_a, django_capture_on_commit_callbacks
+):
+    today_evening = _local(institution_a, 23)
     SessionFactory(group=group_a, starts_at=today_evening, theme="Sleep")
     SessionFactory(group=group_a, starts_at=today_evening + datetime.timedelta(days=1))
 
-    assert run(tasks.send_day_plans) == 1
-    assert run(tasks.send_day_plans) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.day_plans_enqueue(now=_local(institution_a, 5, 59)) == []
+        assert len(services.day_plans_enqueue(now=_local(institution_a, 6, 10))) == 1
+        assert services.day_plans_enqueue(now=_local(institution_a, 7, 10)) == []
 
     (plan,) = mail.outbox
     assert plan.to == ["anna@example.org"]
@@ -46,11 +53,10 @@ def test_each_facilitator_gets_one_plan_of_todays_sessions(group_a, anna, instit
     assert len(sessions) == 1 and sessions[0].startswith("23:00")
 
 
-def test_no_plan_for_a_day_without_sessions_or_with_only_cancelled_ones(group_a, anna, run):
-    today_evening = group_a.institution.local_now().replace(hour=23, minute=0)
-    SessionFactory(group=group_a, starts_at=today_evening, status="cancelled")
+def test_no_plan_for_a_day_without_sessions_or_with_only_cancelled_ones(group_a, anna):
+    SessionFactory(group=group_a, starts_at=_local(group_a.institution, 23), status="cancelled")
 
-    assert run(tasks.send_day_plans) == 0
+    assert services.day_plans_enqueue(now=_local(group_a.institution, 8)) == []
     assert mail.outbox == []
 
 
