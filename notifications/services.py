@@ -17,6 +17,7 @@ import logging
 import smtplib
 import socket
 
+from celery.exceptions import SoftTimeLimitExceeded
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -50,6 +51,7 @@ Status = OutboxMessage.Status
 
 # Worth retrying with backoff: the mail server or SMS provider could not be reached for now.
 TRANSIENT_ERRORS = (
+    SoftTimeLimitExceeded,  # a mail server that hangs: give up this try, not the message
     smtplib.SMTPException,
     ConnectionError,
     TimeoutError,
