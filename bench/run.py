@@ -140,6 +140,7 @@ def endpoints(p: dict) -> list[dict]:
             "api": put_same,
             "floor": None,
             "count_put": put_same[0],
+            "count_second_put": True,
         },
         {
             "name": "100 participants",
@@ -180,6 +181,8 @@ def count_queries(p: dict, eps: list[dict]) -> None:
         if "count_put" in ep:
             _method, path, body = ep["count_put"]
             with transaction.atomic():
+                if ep.get("count_second_put"):  # the marks are stored by the first
+                    client.put(path, body, content_type="application/json")
                 with CaptureQueriesContext(connection) as ctx:
                     response = client.put(path, body, content_type="application/json")
                 transaction.set_rollback(True)
@@ -432,7 +435,8 @@ def report(facts: dict, sizes: dict, eps: list[dict], tables: list[tuple], extra
         lines.append("| " + " | ".join(row + [queries]) + " |")
     lines += ["", "| table | rows | table | indexes | total |", "|---|---:|---:|---:|---:|"]
     for name, rows, heap, indexes, total in tables:
-        lines.append(f"| {name} | {rows:,} | {mb(heap)} | {mb(indexes)} | {mb(total)} |")
+        rows = f"{rows:,}" if rows >= 0 else "?"  # -1: never analysed yet
+        lines.append(f"| {name} | {rows} | {mb(heap)} | {mb(indexes)} | {mb(total)} |")
     return "\n".join(lines + extra)
 
 
