@@ -71,7 +71,7 @@ def two_factor_setup(request):
         return render(
             request,
             "staff/security/setup.html",
-            {"enabled": True, "required": two_factor_required(user)},
+            {"nav": "security", "enabled": True, "required": two_factor_required(user)},
         )
     device = two_factor_device_start(user=user)
     form = CodeForm(request.POST or None)
@@ -92,6 +92,7 @@ def two_factor_setup(request):
         request,
         "staff/security/setup.html",
         {
+            "nav": "security",
             "enabled": False,
             "required": two_factor_required(user),
             "form": form,

@@ -55,3 +55,15 @@ def test_nobody_but_an_admin_finds_the_page(client, request, persona, zofia):
     export = reverse("security:participant_rights_export", args=[zofia.pk])
     assert client.post(export).status_code == 404
     assert not Participant.objects.get(pk=zofia.pk).is_erased
+
+
+def test_only_admins_see_the_links_to_the_audit_log_and_the_rights_page(client, ewa, anna, zofia):
+    rights = reverse("security:participant_rights", args=[zofia.pk])
+    client.force_login(ewa)
+    page = client.get(reverse("staff:participant", args=[zofia.pk])).content.decode()
+    assert rights in page and reverse("audit:log") in page
+    assert reverse("security:two_factor_setup") in page
+    client.force_login(anna)
+    page = client.get(reverse("staff:participant", args=[zofia.pk])).content.decode()
+    assert rights not in page and reverse("audit:log") not in page
+    assert reverse("security:two_factor_setup") in page
