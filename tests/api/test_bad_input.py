@@ -1,9 +1,13 @@
 """Bad input to every write endpoint: a 400 with a message, and nothing written."""
 
+from datetime import timedelta
+
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.factories import SessionFactory
 
 HUGE = 99999999999999999999999
 
@@ -326,3 +330,13 @@ def test_only_json_bodies_are_accepted(api, anna, world_a, header):
     assert response.status_code == 415
     assert response.json()["detail"]
     assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["group", "private"])
+def test_a_group_or_private_note_is_written_without_naming_a_participant(api, anna, world_a, kind):
+    session = SessionFactory(group=world_a.group, starts_at=timezone.now() - timedelta(hours=2))
+    response = api(anna).post(
+        "/api/v1/notes/", {"session": session.pk, "kind": kind, "text": "We talked."}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["kind"] == kind and response.json()["participant"] is None
