@@ -144,7 +144,7 @@ def attendance(request):
     rows = (
         AttendanceRecord.objects.for_user(user, roles=CLINICAL_ROLES)
         .filter(updated_at__gte=since)
-        .order_by("session_id", "participant_id", "id")
+        .order_by("updated_at", "id")
     )
     fields = (
         "id",

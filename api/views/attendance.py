@@ -155,7 +155,9 @@ class AttendanceRecordViewSet(
     filterset_class = AttendanceRecordFilterSet
     visible_to = CLINICAL_ROLES
     ordering_fields = ["recorded_at", "updated_at", "id"]
-    ordering = ["session_id", "participant_id", "id"]
+    # Oldest change first: what a client syncing with `updated_since` walks through, and the
+    # order of the (institution, updated_at) index, so deep pages stay cheap.
+    ordering = ["updated_at", "id"]
 
     def perform_update(self, serializer):
         record, data = serializer.instance, serializer.validated_data

@@ -145,6 +145,17 @@ class SessionViewSet(
     ordering = ["starts_at", "id"]
     own_etag_actions = ("attendance",)
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "attendance":
+            # A roster shows no facilitators or rooms: skip what the session list needs.
+            queryset = (
+                queryset.prefetch_related(None)
+                .select_related(None)
+                .select_related("institution", "group")
+            )
+        return queryset
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         session = session_schedule(
