@@ -20,6 +20,17 @@ from .factories import (
 Role = StaffMembership.Role
 
 
+def pytest_sessionstart(session):
+    """The .mo files are generated, not committed: compile them before any test reads a
+    catalogue, and forget catalogues Django may have cached without them."""
+    from django.core.management import call_command
+    from django.utils.translation import trans_real
+
+    call_command("compile_translations", verbosity=0)
+    trans_real._translations = {}
+    trans_real._default = None
+
+
 @pytest.fixture
 def institution_a(db):
     return InstitutionFactory(name="Day Ward A")

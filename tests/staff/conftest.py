@@ -1,10 +1,9 @@
-"""Staff UI fixtures: a begun session of anna's group with three members, and the .mo files."""
+"""Staff UI fixtures: a begun session of anna's group with three members."""
 
 import datetime
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.utils import timezone
 
 from attendance.models import Consent
@@ -14,12 +13,6 @@ from tests.factories import (
     ParticipantFactory,
     SessionFactory,
 )
-
-
-@pytest.fixture(scope="session", autouse=True)
-def compiled_translations():
-    """The .mo files are generated, not committed: compile them once for the run."""
-    call_command("compile_translations", verbosity=0)
 
 
 @pytest.fixture
