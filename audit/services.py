@@ -6,24 +6,13 @@ from .context import Origin, current_origin
 from .models import AuditEvent
 
 
-def audit_event(
-    *,
-    actor,
-    action: str,
-    obj: models.Model | None = None,
-    institution=None,
-    details: dict | None = None,
-) -> AuditEvent:
-    """One event of the audit log, not yet written: who, from where, what, on which object.
-
-    `audit_record` writes one; `audit_record_many` writes several in one insert. Both fill the
-    fields here, so an event reads the same whichever way it was written.
-    """
+def _event_fields(*, actor, action: str, obj, institution, details) -> dict:
+    """The fields of one event: who, from where, what, on which object."""
     origin = current_origin.get() or Origin()
     if institution is None and obj is not None:
         institution = getattr(obj, "institution", None)
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent(
+    return dict(
         actor=actor if is_user else None,
         actor_username=actor.get_username() if is_user else "",
         institution=institution,
@@ -33,6 +22,26 @@ def audit_event(
         ip_address=origin.ip_address,
         client=origin.client,
         details=details or {},
+    )
+
+
+def audit_event(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    institution=None,
+    details: dict | None = None,
+) -> AuditEvent:
+    """One event of the audit log, not yet written, for `audit_record_many`.
+
+    Its fields are filled as `audit_record` fills them, so an event reads the same whichever
+    way it was written.
+    """
+    return AuditEvent(
+        **_event_fields(
+            actor=actor, action=action, obj=obj, institution=institution, details=details
+        )
     )
 
 
@@ -48,11 +57,11 @@ def audit_record(
 
     Called inside the service's transaction, so a change that fails leaves no event behind.
     """
-    event = audit_event(
-        actor=actor, action=action, obj=obj, institution=institution, details=details
+    return AuditEvent.objects.create(
+        **_event_fields(
+            actor=actor, action=action, obj=obj, institution=institution, details=details
+        )
     )
-    event.save(force_insert=True)
-    return event
 
 
 def audit_record_many(events: Iterable[AuditEvent]) -> list[AuditEvent]:
