@@ -1,14 +1,16 @@
 """What the business does with membership, consent and attendance."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, Q, Subquery, When, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_many
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, Role, require_role, role_of
 from sessions.models import GroupFacilitator, Session, SupportGroup
@@ -553,6 +555,51 @@ def session_roster(session: Session) -> list[Enrollment]:
     )
 
 
+@dataclass(frozen=True)
+class RosterLine:
+    """One line of a session's roster: a member that day with their mark (if any), or someone
+    marked earlier who is no longer a member that day (`on_roster` false)."""
+
+    enrollment: Enrollment
+    participant: Participant
+    record: AttendanceRecord | None
+    on_roster: bool
+
+
+def roster_lines(
+    session: Session,
+    *,
+    roster: list[Enrollment] | None = None,
+    records: Iterable[AttendanceRecord] | None = None,
+) -> list[RosterLine]:
+    """The session's roster with each member's mark, then anyone marked earlier who is no
+    longer a member that day, by participant number.
+
+    `roster` (as `session_roster` gives it) and `records` (all the session's marks) are read
+    here unless the caller already holds them, as `attendance_record_roster` does.
+    """
+    if records is None:
+        records = session.attendance_records.select_related("participant", "enrollment")
+        # By pk: the default ordering would join the session and the institution for nothing.
+        records = records.order_by("pk")
+    if roster is None:
+        roster = session_roster(session)
+    marks = {record.participant_id: record for record in records}
+    lines = [
+        RosterLine(
+            enrollment, enrollment.participant, marks.pop(enrollment.participant_id, None), True
+        )
+        for enrollment in roster
+    ]
+    no_longer_members = list(marks.values())
+    # Records read without their participant and enrollment (the write's lock) get them here,
+    # in one query each, and only when someone has left the roster; joined ones cost nothing.
+    prefetch_related_objects(no_longer_members, "participant", "enrollment")
+    no_longer_members.sort(key=lambda record: (record.participant.number, record.pk))
+    lines += [RosterLine(r.enrollment, r.participant, r, False) for r in no_longer_members]
+    return lines
+
+
 def _check_session_open_for_attendance(session: Session, now) -> None:
     """Attendance is taken from the moment a session begins, never for one that did not happen."""
     if session.status == Session.Status.CANCELLED:
@@ -575,6 +622,29 @@ def _mark_errors(mark: Mark, session: Session) -> str | None:
     return None
 
 
+# The fields a correction changes; bulk_update writes only these (and does not touch auto_now).
+_CORRECTED_FIELDS = [
+    "status",
+    "arrived_at",
+    "left_at",
+    "recorded_by",
+    "recorded_at",
+    "source",
+    "version",
+    "updated_at",
+]
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """What taking attendance read and wrote, for the callers' answers."""
+
+    session: Session  # locked, with its status as it now stands
+    roster: list[Enrollment]
+    records: list[AttendanceRecord]  # every mark of the session as it now stands
+    marked: list[AttendanceRecord]  # one per mark sent, in their order
+
+
 @transaction.atomic
 def attendance_record(
     *, session: Session, marks: list[Mark], by, source: str = AttendanceRecord.Source.WEB
@@ -585,6 +655,23 @@ def attendance_record(
     marked. Corrections keep the earlier version. Two unexplained absences in a row raise a
     follow-up task for the group's facilitators.
     """
+    return _take_attendance(session, marks, by, source).marked
+
+
+@transaction.atomic
+def attendance_record_roster(
+    *, session: Session, marks: list[Mark], by, source: str = AttendanceRecord.Source.WEB
+) -> tuple[Session, list[RosterLine]]:
+    """Record the marks as `attendance_record` does, and answer with the session as it now
+    stands and its roster lines, built from the rows the write read and wrote: reading them
+    again would cost a query per table for nothing."""
+    taken = _take_attendance(session, marks, by, source)
+    return taken.session, roster_lines(taken.session, roster=taken.roster, records=taken.records)
+
+
+def _take_attendance(session: Session, marks: list[Mark], by, source: str) -> _Taken:
+    """The rules of `attendance_record`, writing in bulk: a constant handful of queries
+    whatever the number of people."""
     require_role(by, session.institution_id, CLINICAL_ROLES, _("record attendance"))
     # Lock the session row only: FOR UPDATE on the join would also lock the institution's row
     # and so serialise every roster marked in the institution (and every registration).
@@ -597,7 +684,8 @@ def attendance_record(
     _check_session_open_for_attendance(session, now)
     if source not in AttendanceRecord.Source.values:
         raise ValidationError({"source": _("Unknown source.")})
-    roster = {e.participant_id: e for e in session_roster(session)}
+    roster_in_order = session_roster(session)
+    roster = {e.participant_id: e for e in roster_in_order}
     errors: dict[str, str] = {}
     seen: set[int] = set()
     for mark in marks:
@@ -621,15 +709,20 @@ def attendance_record(
     # would lock their rows too.
     records = session.attendance_records.order_by("pk").select_for_update()
     existing = {r.participant_id: r for r in records}
-    records = []
+    new: list[AttendanceRecord] = []
+    revisions: list[AttendanceRevision] = []
+    corrected: list[AttendanceRecord] = []
+    changes: list[tuple[AttendanceRecord, str, dict]] = []  # for the audit log, in marks' order
+    marked: list[AttendanceRecord] = []
     for mark in marks:
         record = existing.get(mark.participant_id)
         if record is None:
-            record = AttendanceRecord.objects.create(
+            enrollment = roster[mark.participant_id]
+            record = AttendanceRecord(
                 institution_id=session.institution_id,
                 session=session,
-                participant_id=mark.participant_id,
-                enrollment=roster[mark.participant_id],
+                participant=enrollment.participant,
+                enrollment=enrollment,
                 status=mark.status,
                 arrived_at=mark.arrived_at,
                 left_at=mark.left_at,
@@ -637,29 +730,28 @@ def attendance_record(
                 recorded_at=now,
                 source=source,
             )
-            audit_record(
-                actor=by,
-                action="attendance.recorded",
-                obj=record,
-                institution=session.institution,  # not record.institution: a query per mark
-                details={"status": mark.status},
-            )
+            new.append(record)
+            changes.append((record, "attendance.recorded", {"status": mark.status}))
         elif (record.status, record.arrived_at, record.left_at) != (
             mark.status,
             mark.arrived_at,
             mark.left_at,
         ):
-            AttendanceRevision.objects.create(
-                record=record,
-                version=record.version,
-                status=record.status,
-                arrived_at=record.arrived_at,
-                left_at=record.left_at,
-                recorded_by_id=record.recorded_by_id,
-                recorded_at=record.recorded_at,
-                source=record.source,
+            revisions.append(
+                AttendanceRevision(
+                    record=record,
+                    version=record.version,
+                    status=record.status,
+                    arrived_at=record.arrived_at,
+                    left_at=record.left_at,
+                    recorded_by_id=record.recorded_by_id,
+                    recorded_at=record.recorded_at,
+                    source=record.source,
+                )
             )
-            previous = record.status
+            changes.append(
+                (record, "attendance.corrected", {"from": record.status, "to": mark.status})
+            )
             record.status = mark.status
             record.arrived_at = mark.arrived_at
             record.left_at = mark.left_at
@@ -667,35 +759,62 @@ def attendance_record(
             record.recorded_at = now
             record.source = source
             record.version += 1
-            record.save()
-            audit_record(
-                actor=by,
-                action="attendance.corrected",
-                obj=record,
-                institution=session.institution,
-                details={"from": previous, "to": mark.status},
-            )
-        records.append(record)
-    _raise_follow_ups(
-        session, [r for r in records if r.status == AttendanceRecord.Status.UNEXCUSED]
+            corrected.append(record)
+        marked.append(record)
+    # Both backends hand back the new primary keys, which the audit events below name.
+    AttendanceRecord.objects.bulk_create(new)
+    AttendanceRevision.objects.bulk_create(revisions)
+    written_at = timezone.now()
+    for record in corrected:
+        record.updated_at = written_at  # what save() would do: the mobile app syncs by it
+    AttendanceRecord.objects.bulk_update(corrected, fields=_CORRECTED_FIELDS)
+    raised = _raise_follow_ups(
+        session, [r for r in marked if r.status == AttendanceRecord.Status.UNEXCUSED]
     )
-    return records
+    # One insert for the whole roster's events; the institution is given, not read per mark.
+    events = [
+        audit_event(
+            actor=by, action=action, obj=record, institution=session.institution, details=details
+        )
+        for record, action, details in changes
+    ]
+    events += [
+        audit_event(
+            actor=None, action="follow_up.raised", obj=task, institution=session.institution
+        )
+        for task in raised
+    ]
+    audit_record_many(events)
+    return _Taken(
+        session=session,
+        roster=roster_in_order,
+        records=[*existing.values(), *new],
+        marked=marked,
+    )
 
 
 def _lead_facilitator_id(group_id: int) -> int | None:
-    """Who follow-ups go to: the group's lead facilitator, else a co-facilitator."""
-    roles = GroupFacilitator.objects.filter(group_id=group_id).order_by("id")
-    for role in GroupFacilitator.BOOKED_ROLES:
-        user_id = roles.filter(role=role).values_list("user_id", flat=True).first()
-        if user_id:
-            return user_id
-    return None
+    """Who follow-ups go to: the group's lead facilitator, else a co-facilitator (the one who
+    joined first in that role)."""
+    preference = Case(
+        *(When(role=role, then=rank) for rank, role in enumerate(GroupFacilitator.BOOKED_ROLES))
+    )
+    return (
+        GroupFacilitator.objects.filter(group_id=group_id, role__in=GroupFacilitator.BOOKED_ROLES)
+        .order_by(preference, "id")
+        .values_list("user_id", flat=True)
+        .first()
+    )
 
 
 def _raise_follow_ups(session: Session, absences: list[AttendanceRecord]) -> list[FollowUpTask]:
     """Two unexplained absences in a row (this session and the group's previous held one): ask
     the lead facilitator to reach out. One open task per member is enough: a third absence
-    or the same marks recorded again raise no other."""
+    or the same marks recorded again raise no other.
+
+    Returns the tasks raised; the caller writes their "follow_up.raised" audit events with the
+    marks' own. At most four queries, whatever the number of absences.
+    """
     if not absences:
         return []
     previous = (
@@ -705,38 +824,45 @@ def _raise_follow_ups(session: Session, absences: list[AttendanceRecord]) -> lis
             starts_at__lt=session.starts_at,
         )
         .order_by("-starts_at", "-id")
-        .first()
+        .values("pk")[:1]
     )
-    if previous is None:
-        return []
-    absent_before = set(
-        previous.attendance_records.filter(
+    absence_of = {r.participant_id: r for r in absences}
+    # No previous held session: the subquery is NULL and matches no record.
+    absent_before = (
+        AttendanceRecord.objects.filter(
+            session_id=Subquery(previous),
             status=AttendanceRecord.Status.UNEXCUSED,
-            participant_id__in=[r.participant_id for r in absences],
-        ).values_list("participant_id", flat=True)
+            participant_id__in=absence_of,
+        )
+        .order_by()
+        .values_list("participant_id", flat=True)
     )
-    already_open = set(
-        FollowUpTask.objects.filter(
-            enrollment_id__in=[r.enrollment_id for r in absences],
-            status=FollowUpTask.Status.OPEN,
-        ).values_list("enrollment_id", flat=True)
+    in_a_row = {absence_of[participant_id].enrollment_id for participant_id in absent_before}
+    if not in_a_row:
+        return []
+    # Already followed up: an open task (from any session), or one this session raised before,
+    # even if it has been done since.
+    followed_up = set(
+        FollowUpTask.objects.filter(enrollment_id__in=in_a_row)
+        .filter(Q(status=FollowUpTask.Status.OPEN) | Q(trigger_session=session))
+        .order_by()
+        .values_list("enrollment_id", flat=True)
     )
+    due = [r for r in absences if r.enrollment_id in in_a_row - followed_up]
+    if not due:
+        return []
     lead = _lead_facilitator_id(session.group_id)
-    created = []
-    for record in absences:
-        if record.participant_id not in absent_before or record.enrollment_id in already_open:
-            continue
-        task, was_created = FollowUpTask.objects.get_or_create(
+    # The session's lock serialises this with any other marking of the session, so no other
+    # task for (enrollment, this session) can appear before the insert.
+    return FollowUpTask.objects.bulk_create(
+        FollowUpTask(
+            institution_id=session.institution_id,
             enrollment_id=record.enrollment_id,
             trigger_session=session,
-            defaults={"institution_id": session.institution_id, "assigned_to_id": lead},
+            assigned_to_id=lead,
         )
-        if was_created:
-            audit_record(
-                actor=None, action="follow_up.raised", obj=task, institution=session.institution
-            )
-            created.append(task)
-    return created
+        for record in due
+    )
 
 
 @transaction.atomic
