@@ -8,7 +8,13 @@ from attendance.models import AttendanceRecord, Consent, Enrollment
 from clinics.models import Institution, Participant
 from sessions.models import Session, SupportGroup
 
-from .common import BriefRelatedField, BriefSerializer, LocalTimeField, user_display
+from .common import (
+    BriefRelatedField,
+    BriefSerializer,
+    LocalTimeField,
+    ModelSerializer,
+    user_display,
+)
 from .sessions import session_display
 
 User = get_user_model()
@@ -18,7 +24,7 @@ def participant_display(participant) -> str:
     return participant.alias
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
     participant = BriefRelatedField(model=Participant, display=participant_display)
     group = BriefRelatedField(model=SupportGroup, display=lambda g: g.name)
@@ -109,7 +115,7 @@ class CompleteEnrollmentSerializer(serializers.Serializer):
     on = serializers.DateField(required=False, allow_null=True, help_text="Default: today.")
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
     participant = BriefRelatedField(model=Participant, display=participant_display)
     group = BriefRelatedField(
@@ -152,7 +158,7 @@ class ConsentSerializer(serializers.ModelSerializer):
         extra_kwargs = {"granted_at": {"required": False}}
 
 
-class AttendanceRecordSerializer(serializers.ModelSerializer):
+class AttendanceRecordSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
     session = BriefRelatedField(model=Session, read_only=True, display=session_display)
     participant = BriefRelatedField(model=Participant, read_only=True, display=participant_display)

@@ -1,12 +1,10 @@
-from rest_framework import serializers
-
 from audit.models import AuditEvent
 from clinics.models import Institution
 
-from .common import BriefRelatedField
+from .common import BriefRelatedField, ModelSerializer
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ModelSerializer):
     """One audit event, read-only: the log offers no way to change or delete it."""
 
     institution = BriefRelatedField(model=Institution, read_only=True, display=lambda i: i.name)

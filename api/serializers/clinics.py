@@ -10,21 +10,21 @@ from clinics.models import Institution, Participant, Room, Site, StaffMembership
 from clinics.roles import CLINICAL_ROLES
 from sessions.models import SupportGroup
 
-from .common import BriefRelatedField
+from .common import BriefRelatedField, ModelSerializer
 
 
 def clinical_institutions(user):
     return Institution.objects.for_user(user, roles=CLINICAL_ROLES)
 
 
-class InstitutionSerializer(serializers.ModelSerializer):
+class InstitutionSerializer(ModelSerializer):
     class Meta:
         model = Institution
         fields = ["id", "name", "kind", "time_zone", "language", "created_at", "updated_at"]
         read_only_fields = fields
 
 
-class SiteSerializer(serializers.ModelSerializer):
+class SiteSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
 
     class Meta:
@@ -33,7 +33,7 @@ class SiteSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RoomSerializer(serializers.ModelSerializer):
+class RoomSerializer(ModelSerializer):
     site = BriefRelatedField(model=Site, read_only=True)
     institution = BriefRelatedField(model=Institution, read_only=True, source="site.institution")
 
@@ -64,7 +64,7 @@ class InitialConsentSerializer(serializers.Serializer):
     recipient = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class ParticipantSerializer(serializers.ModelSerializer):
+class ParticipantSerializer(ModelSerializer):
     """A participant as the clinical roles see them; group-facing screens show `display` (the
     alias). Identity fields exist only with the health-data consent (the service enforces it)."""
 
@@ -114,7 +114,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
     time_zone = serializers.CharField(source="institution.time_zone", read_only=True)
 
@@ -124,7 +124,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(ModelSerializer):
     display = serializers.SerializerMethodField()
     memberships = serializers.SerializerMethodField()
 

@@ -1,10 +1,15 @@
 """Fields shared by every serializer: brief nested objects on read, scoped ids on write."""
 
+import datetime
+import operator
+
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.relations import PKOnlyObject
+from rest_framework.settings import api_settings
 
 from clinics.querysets import institution_ids_for
 
@@ -88,3 +93,81 @@ class BriefRelatedField(serializers.RelatedField):
 class LocalTimeField(serializers.TimeField):
     """A wall-clock time in the institution's time zone (OpenAPI's `format: time` would demand
     an offset, which a time of day in a session does not have)."""
+
+
+def _utc_iso(value: datetime.datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer with a cheaper way to write a row out.
+
+    DRF asks every field of every row for its attribute and its representation through several
+    layers (SkipField checks, callable checks, and for each datetime a look-up of the current
+    time zone). On a page of 100 rows that cost more than the query (docs/benchmarks.md). Here
+    the fields are sorted out once per serializer: the model's own plain columns are read with
+    `attrgetter` and written with the conversion DRF would apply (`int`, `str`, `isoformat`,
+    the time zone looked up once); every other field goes the regular DRF way. The output is
+    the same, byte for byte: tests/api/test_representation.py compares the two for every
+    resource.
+    """
+
+    def to_representation(self, instance):
+        plan = self.__dict__.get("_representation_plan")
+        if plan is None:
+            plan = self.__dict__["_representation_plan"] = self._plan_representation()
+        ret = {}
+        for name, get, write in plan:
+            value = get(instance)
+            if value is None or (isinstance(value, PKOnlyObject) and value.pk is None):
+                ret[name] = None
+            else:
+                ret[name] = write(value)
+        return ret
+
+    def _plan_representation(self):
+        plan = []
+        for field in self._readable_fields:
+            get, write = self._fast_path(field) or (field.get_attribute, field.to_representation)
+            plan.append((field.field_name, get, write))
+        return plan
+
+    def _fast_path(self, field):
+        """(get, write) for a plain column of the model that DRF would only convert, or None."""
+        if len(field.source_attrs) != 1:
+            return None
+        try:
+            column = self.Meta.model._meta.get_field(field.source)
+        except FieldDoesNotExist:
+            return None
+        if not column.concrete or column.is_relation:
+            return None
+        get = operator.attrgetter(field.source)
+        kind = type(field)
+        if kind is serializers.IntegerField:
+            return get, int
+        if kind in (serializers.CharField, serializers.EmailField, serializers.URLField):
+            return get, str
+        if kind is serializers.BooleanField:
+            return get, field.to_representation
+        if kind is serializers.DateField:
+            if getattr(field, "format", api_settings.DATE_FORMAT) != ISO_8601:
+                return None
+            return get, lambda value: value.isoformat() if value else None
+        if kind is serializers.DateTimeField:
+            if getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601:
+                return None
+            zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+            if zone is None:
+                return None
+
+            def write(value):
+                if not value:
+                    return None
+                if value.tzinfo is None:  # naive: DRF's own path makes it aware (or fails)
+                    return field.to_representation(value)
+                return _utc_iso(value.astimezone(zone))
+
+            return get, write
+        return None

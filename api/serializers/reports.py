@@ -7,7 +7,7 @@ from rest_framework import serializers
 from clinics.models import LANGUAGE_CHOICES
 from reports.models import ReportRun
 
-from .common import BriefSerializer, user_display
+from .common import BriefSerializer, ModelSerializer, user_display
 
 
 class ReportRequestSerializer(serializers.Serializer):
@@ -19,7 +19,7 @@ class ReportRequestSerializer(serializers.Serializer):
     parameters = serializers.DictField()
 
 
-class ReportRunSerializer(serializers.ModelSerializer):
+class ReportRunSerializer(ModelSerializer):
     institution = serializers.SerializerMethodField()
     requested_by = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()

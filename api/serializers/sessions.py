@@ -8,7 +8,13 @@ from clinics.models import Institution, Participant, Room
 from clinics.roles import PLANNING_ROLES
 from sessions.models import GroupFacilitator, NoteAddendum, Session, SessionNote, SupportGroup
 
-from .common import BriefRelatedField, LocalTimeField, colleagues_of, user_display
+from .common import (
+    BriefRelatedField,
+    LocalTimeField,
+    ModelSerializer,
+    colleagues_of,
+    user_display,
+)
 
 User = get_user_model()
 
@@ -21,7 +27,7 @@ def session_display(session) -> str:
     return f"{session.group.name} #{session.sequence}"
 
 
-class GroupFacilitatorSerializer(serializers.ModelSerializer):
+class GroupFacilitatorSerializer(ModelSerializer):
     user = BriefRelatedField(model=User, scope=colleagues_of, display=user_display)
 
     class Meta:
@@ -29,7 +35,7 @@ class GroupFacilitatorSerializer(serializers.ModelSerializer):
         fields = ["user", "role"]
 
 
-class GroupSerializer(serializers.ModelSerializer):
+class GroupSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, scope=planning_institutions)
     default_room = BriefRelatedField(model=Room, required=False, allow_null=True)
     entry_points = serializers.ListField(
@@ -109,7 +115,7 @@ class ScheduleSerializer(serializers.Serializer):
     online_link = serializers.URLField(required=False, allow_blank=True, max_length=200)
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(ModelSerializer):
     institution = BriefRelatedField(model=Institution, read_only=True)
     group = BriefRelatedField(model=SupportGroup, display=lambda g: g.name)
     room = BriefRelatedField(model=Room, required=False, allow_null=True)
@@ -190,7 +196,7 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AddendumSerializer(serializers.ModelSerializer):
+class AddendumSerializer(ModelSerializer):
     author = BriefRelatedField(model=User, read_only=True, display=user_display)
 
     class Meta:
@@ -200,7 +206,7 @@ class AddendumSerializer(serializers.ModelSerializer):
         extra_kwargs = {"text": {"max_length": 20000}}
 
 
-class SessionNoteSerializer(serializers.ModelSerializer):
+class SessionNoteSerializer(ModelSerializer):
     session = BriefRelatedField(model=Session, display=session_display)
     participant = BriefRelatedField(
         model=Participant, required=False, allow_null=True, display=lambda p: p.alias
