@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from attendance.models import AttendanceRecord
-from attendance.services import Mark, attendance_record, session_roster
+from attendance.services import Mark, RosterLine, attendance_record_roster, roster_lines
 from clinics.roles import CLINICAL_ROLES
 from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
 from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
@@ -226,23 +226,24 @@ class SessionViewSet(
     )
     def attendance(self, request, pk=None):
         session = self.get_object()
-        if request.method == "PUT":
-            if request.headers.get("If-Match"):
-                check_if_match(request, etag_for(self._roster(session)))
-            marks = self._marks(request)
-            try:
-                attendance_record(
-                    session=session,
-                    marks=marks,
-                    by=request.user,
-                    source=AttendanceRecord.Source.MOBILE,
-                )
-            except DjangoValidationError as exc:
-                if hasattr(exc, "error_dict") and all(k.isdigit() for k in exc.error_dict):
-                    raise serializers.ValidationError({"marks": exc.message_dict}) from exc
-                raise
-            session = self.get_queryset().get(pk=session.pk)
-        return Response(self._roster(session))
+        if request.method != "PUT":
+            return Response(self._roster(session, roster_lines(session)))
+        if request.headers.get("If-Match"):
+            check_if_match(request, etag_for(self._roster(session, roster_lines(session))))
+        marks = self._marks(request)
+        try:
+            # The answer is built from what the write read and wrote, not read again.
+            session, lines = attendance_record_roster(
+                session=session,
+                marks=marks,
+                by=request.user,
+                source=AttendanceRecord.Source.MOBILE,
+            )
+        except DjangoValidationError as exc:
+            if hasattr(exc, "error_dict") and all(k.isdigit() for k in exc.error_dict):
+                raise serializers.ValidationError({"marks": exc.message_dict}) from exc
+            raise
+        return Response(self._roster(session, lines))
 
     def _marks(self, request) -> list[Mark]:
         body = RosterPutSerializer(data=request.data)
@@ -270,31 +271,22 @@ class SessionViewSet(
             raise serializers.ValidationError({"marks": errors})
         return marks
 
-    def _roster(self, session) -> dict:
-        records = {
-            r.participant_id: r
-            for r in session.attendance_records.select_related("participant", "enrollment")
-        }
-        entries = []
-        for enrollment in session_roster(session):
-            record = records.pop(enrollment.participant_id, None)
-            entries.append(self._entry(enrollment.participant, enrollment, record, True))
-        for record in records.values():  # marked earlier, no longer a member that day
-            entries.append(self._entry(record.participant, record.enrollment, record, False))
+    def _roster(self, session, lines: list[RosterLine]) -> dict:
         data = {
             "session": {"id": session.pk, "display": session_display(session)},
             "session_status": session.status,
-            "marks": entries,
+            "marks": [self._entry(line) for line in lines],
         }
         return RosterSerializer(data).data
 
     @staticmethod
-    def _entry(participant, enrollment, record, on_roster) -> dict:
+    def _entry(line: RosterLine) -> dict:
+        record = line.record
         return {
-            "participant": {"id": participant.pk, "display": participant.alias},
-            "enrollment": enrollment.pk if enrollment else None,
-            "is_walk_in": bool(enrollment and enrollment.is_walk_in),
-            "on_roster": on_roster,
+            "participant": {"id": line.participant.pk, "display": line.participant.alias},
+            "enrollment": line.enrollment.pk,
+            "is_walk_in": line.enrollment.is_walk_in,
+            "on_roster": line.on_roster,
             "status": record.status if record else None,
             "arrived_at": record.arrived_at if record else None,
             "left_at": record.left_at if record else None,
