@@ -141,10 +141,13 @@ class ModelSerializer(serializers.ModelSerializer):
             column = self.Meta.model._meta.get_field(field.source)
         except FieldDoesNotExist:
             return None
-        if not column.concrete or column.is_relation:
+        if not column.concrete:
             return None
         get = operator.attrgetter(field.source)
         kind = type(field)
+        if column.is_relation:
+            # A foreign key shown as {"id", "display"}: the related row, as DRF would read it.
+            return (get, field.to_representation) if kind is BriefRelatedField else None
         if kind is serializers.IntegerField:
             return get, int
         if kind in (serializers.CharField, serializers.EmailField, serializers.URLField):

@@ -148,8 +148,21 @@ class AttendanceRecordViewSet(
     """Individual marks, for sync (`updated_since`) and corrections (`PATCH`; history is kept).
     Whole sessions are marked through sessions/{id}/attendance/."""
 
+    # Of the related rows only what their labels show: a sync page is 100 records, and reading
+    # whole sessions, groups, participants and users for them cost more than the records.
     queryset = AttendanceRecord.objects.select_related(
         "institution", "session__group", "participant", "recorded_by"
+    ).only(
+        *(f.name for f in AttendanceRecord._meta.concrete_fields),
+        "institution__name",
+        "session__institution",  # the service checks the role there (PATCH)
+        "session__group",
+        "session__sequence",
+        "session__group__name",
+        "participant__alias",
+        "recorded_by__username",
+        "recorded_by__first_name",
+        "recorded_by__last_name",
     )
     serializer_class = AttendanceRecordSerializer
     filterset_class = AttendanceRecordFilterSet
