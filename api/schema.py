@@ -26,7 +26,7 @@ class BriefRelatedFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "knox.auth.TokenAuthentication"
+    target_class = "api.authentication.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):

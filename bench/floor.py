@@ -13,9 +13,9 @@ from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.urls import path
 from django.utils import timezone
-from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from api.authentication import TokenAuthentication
 from attendance.models import AttendanceRecord, Enrollment
 from clinics.models import Institution, Participant
 from clinics.querysets import institution_ids_for

@@ -3,7 +3,6 @@
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -11,6 +10,7 @@ from rest_framework.views import APIView
 
 from security.two_factor import code_problem_for_token_login
 
+from ..authentication import TokenAuthentication
 from ..serializers.clinics import MeSerializer
 from ..services import api_token_issue, api_token_revoke
 from ..throttling import LoginThrottle

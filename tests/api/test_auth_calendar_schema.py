@@ -10,6 +10,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from api.models import CalendarFeedToken
+from api.services import api_tokens_purge_expired
 
 
 def _login(client, username="anna", password="demo-password"):
@@ -49,6 +50,21 @@ def test_an_expired_token_is_refused(anna):
     )
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_token_is_checked_with_one_query_however_many_devices(anna, django_assert_num_queries):
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    for _ in range(5):  # other devices, two of them long expired
+        AuthToken.objects.create(user=anna)
+    AuthToken.objects.filter(user=anna).update(expiry=timezone.now() - datetime.timedelta(days=1))
+    token = _login(client).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with django_assert_num_queries(2):  # the token with its user, then the user's memberships
+        assert client.get("/api/v1/me/").status_code == 200
+    # The expired ones are left to the periodic purge, which deletes exactly them.
+    assert AuthToken.objects.filter(user=anna).count() == 6
+    assert api_tokens_purge_expired() == 5
+    assert client.get("/api/v1/me/").status_code == 200
 
 
 def test_tokens_expire_after_the_configured_time(anna):
