@@ -17,6 +17,30 @@ def institution_ids_for(user, roles=None):
     return memberships.values("institution_id")
 
 
+def memberships_of(user) -> dict[int, str]:
+    """{institution id: role} of the user's active memberships, read once per user object.
+
+    A request has a user object of its own, so this is one query per request however many
+    scoped querysets and role checks the request makes. Services that change memberships
+    call forget_memberships().
+    """
+    cache = getattr(user, "_krag_roles", None)
+    if cache is None:
+        from .models import StaffMembership
+
+        cache = dict(
+            StaffMembership.objects.filter(user=user, is_active=True).values_list(
+                "institution_id", "role"
+            )
+        )
+        user._krag_roles = cache
+    return cache
+
+
+def forget_memberships(user) -> None:
+    user.__dict__.pop("_krag_roles", None)
+
+
 class TenantQuerySet(models.QuerySet):
     """A QuerySet whose rows belong to one institution, reached through `institution_path`."""
 
@@ -25,14 +49,15 @@ class TenantQuerySet(models.QuerySet):
     def for_user(self, user, roles=None):
         """Rows of the institutions `user` belongs to; everything else is as if it did not exist.
 
-        The institutions go into the query as literal ids (one small query first):
-        `institution_id IN (7)` lets PostgreSQL walk an index in the page's order and stop at
-        its LIMIT, which `IN (SELECT …)` does not (a sync page of 100 attendance records:
-        36 ms → 3 ms on the benchmark's data, docs/benchmarks.md).
+        The institutions go into the query as literal ids (memberships_of: one small query
+        per request): `institution_id IN (7)` lets PostgreSQL walk an index in the page's order
+        and stop at its LIMIT, which `IN (SELECT …)` does not (a sync page of 100 attendance
+        records: 36 ms → 3 ms on the benchmark's data, docs/benchmarks.md).
         """
-        ids = institution_ids_for(user, roles)
         if user and user.is_authenticated and not user.is_superuser:
-            ids = list(ids.values_list("institution_id", flat=True))
+            ids = [i for i, role in memberships_of(user).items() if not roles or role in roles]
+        else:
+            ids = institution_ids_for(user, roles)
         return self.filter(**{f"{self.institution_path}__in": ids})
 
     def for_institution(self, institution):

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from .models import StaffMembership
+from .querysets import memberships_of
 
 Role = StaffMembership.Role
 
@@ -20,16 +21,8 @@ def role_of(user, institution) -> str | None:
         return None
     if user.is_superuser:
         return Role.ADMIN
-    cache = getattr(user, "_krag_roles", None)
-    if cache is None:
-        cache = dict(
-            StaffMembership.objects.filter(user=user, is_active=True).values_list(
-                "institution_id", "role"
-            )
-        )
-        user._krag_roles = cache
     institution_id = institution if isinstance(institution, int) else institution.pk
-    return cache.get(institution_id)
+    return memberships_of(user).get(institution_id)
 
 
 def require_role(user, institution, roles, action: str = "") -> str:

@@ -9,6 +9,7 @@ from audit.services import audit_record
 
 from .erasure import identity_pattern, redact
 from .models import Institution, Participant, Room, Site, StaffMembership
+from .querysets import forget_memberships
 from .roles import CLINICAL_ROLES, Role, require_role
 
 # Which fields of a participant the client may set; everything else is the system's.
@@ -82,7 +83,7 @@ def membership_save(*, membership: StaffMembership, by) -> StaffMembership:
             membership.role != Role.ADMIN or not membership.is_active
         ):
             raise ValidationError({"role": _("You cannot remove your own admin role.")})
-    return _save_validated(
+    saved = _save_validated(
         membership,
         by=by,
         action="membership.saved",
@@ -93,6 +94,11 @@ def membership_save(*, membership: StaffMembership, by) -> StaffMembership:
             "active": membership.is_active,
         },
     )
+    # Whoever's role this was must not go on acting on the one read earlier in the request.
+    forget_memberships(membership.user)
+    if membership.user_id == by.pk:
+        forget_memberships(by)
+    return saved
 
 
 def _check_identity_allowed(participant: Participant, fields: dict) -> None:

@@ -237,3 +237,22 @@ def test_participant_codes_stay_unique_when_registrations_race():
         codes = list(pool.map(register, range(4)))
 
     assert sorted(codes) == ["P-00001", "P-00002", "P-00003", "P-00004"]
+
+
+def test_a_changed_role_counts_at_once_for_the_same_user_object(ewa, anna, institution_a):
+    """Memberships are read once per user object (one query per request); changing one through
+    the service makes the next check read them again."""
+    from clinics.models import Participant
+    from clinics.roles import role_of
+    from clinics.services import membership_save
+
+    assert role_of(anna, institution_a) == StaffMembership.Role.FACILITATOR
+    assert Participant.objects.for_user(anna).query is not None
+    membership = StaffMembership.objects.get(user=anna, institution=institution_a)
+    membership.is_active = False
+    membership.user = anna  # the very object the request holds
+    membership_save(membership=membership, by=ewa)
+    assert role_of(anna, institution_a) is None
+    assert not Participant.objects.for_user(anna).exists()
+    with pytest.raises(PermissionDenied):
+        participant_register(institution=institution_a, by=anna, alias="Nowy")

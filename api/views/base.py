@@ -3,6 +3,7 @@
 from rest_framework import viewsets
 from rest_framework.response import Response
 
+from clinics.querysets import forget_memberships
 from clinics.roles import ALL_ROLES
 
 from ..conditional import UNSAFE_METHODS, ConditionalRequestsMixin, check_if_match, etag_for
@@ -21,6 +22,12 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
     throttle_classes = [UserWriteThrottle]
     # Actions whose representation is not the object's own (they check If-Match themselves).
     own_etag_actions: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        # Memberships are read once per user object (clinics.querysets.memberships_of); a
+        # user object given to several requests (force_authenticate) must not carry them over.
+        forget_memberships(request.user)
+        super().initial(request, *args, **kwargs)
 
     def get_queryset(self):
         roles = None if set(self.visible_to) == set(ALL_ROLES) else self.visible_to

@@ -5,6 +5,7 @@ Both read the user's roles once per request (clinics.roles.role_of caches them o
 
 from django import template
 
+from clinics.querysets import memberships_of
 from clinics.roles import Role, role_of
 
 register = template.Library()
@@ -13,8 +14,7 @@ register = template.Library()
 def _roles(user) -> dict:
     if not user.is_authenticated:
         return {}
-    role_of(user, 0)  # fills user._krag_roles in one query
-    return getattr(user, "_krag_roles", {}) or {}
+    return memberships_of(user)
 
 
 @register.filter

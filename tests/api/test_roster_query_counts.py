@@ -21,9 +21,9 @@ from tests.factories import (
     SessionFactory,
 )
 
-# What every request pays before the roster: the token, the institutions the user works in,
-# the session, the user's roles (the permission).
-REQUEST = 4
+# What every request pays before the roster: the token, the user's memberships (the scope
+# and the role, read once), the session.
+REQUEST = 3
 # The service's transaction (a SAVEPOINT and its RELEASE inside the test's transaction), the
 # session's lock, the roster and the marks' lock.
 TAKING_ATTENDANCE = 2 + 3

@@ -195,7 +195,7 @@ def audit_fails_on(monkeypatch):
     """audit_fails_on(n): the n-th audit row written from now on cannot be written."""
 
     def arm(n):
-        create = AuditEvent.objects.create
+        create, bulk_create = AuditEvent.objects.create, AuditEvent.objects.bulk_create
         calls = {"n": 0}
 
         def failing(**kwargs):
@@ -204,7 +204,15 @@ def audit_fails_on(monkeypatch):
                 raise RuntimeError("the audit log is unavailable")
             return create(**kwargs)
 
+        def failing_in_bulk(objs, *args, **kwargs):  # audit_record_many: one insert, many rows
+            objs = list(objs)
+            calls["n"] += len(objs)
+            if calls["n"] - len(objs) < n <= calls["n"]:
+                raise RuntimeError("the audit log is unavailable")
+            return bulk_create(objs, *args, **kwargs)
+
         monkeypatch.setattr(AuditEvent.objects, "create", failing)
+        monkeypatch.setattr(AuditEvent.objects, "bulk_create", failing_in_bulk)
 
     return arm
 
