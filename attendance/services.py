@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, Q, Subquery, When, prefetch_related_objects
+from django.db.models import Case, Q, Subquery, Value, When, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -622,7 +622,7 @@ def _mark_errors(mark: Mark, session: Session) -> str | None:
     return None
 
 
-# The fields a correction changes; bulk_update writes only these (and does not touch auto_now).
+# The fields a correction changes (updated_at too: an UPDATE does not apply auto_now).
 _CORRECTED_FIELDS = [
     "status",
     "arrived_at",
@@ -633,6 +633,27 @@ _CORRECTED_FIELDS = [
     "version",
     "updated_at",
 ]
+
+
+def _update_in_one_statement(records: list[AttendanceRecord]) -> None:
+    """Write the corrected records' fields with one UPDATE, as bulk_update does, but set a
+    column that has the same value in every row plainly instead of with a CASE of one WHEN per
+    row: bulk_update's 8 columns × 15 rows of CASE cost half of a roster PUT's time in Python,
+    and in a roster most columns (who, when, from where, usually the times) are the same."""
+    if not records:
+        return
+    values = {}
+    for name in _CORRECTED_FIELDS:
+        field = AttendanceRecord._meta.get_field(name)
+        column = {getattr(r, field.attname) for r in records}
+        if len(column) == 1:
+            values[field.attname] = column.pop()
+        else:
+            values[field.attname] = Case(
+                *(When(pk=r.pk, then=Value(getattr(r, field.attname), field)) for r in records),
+                output_field=field,
+            )
+    AttendanceRecord.objects.filter(pk__in=[r.pk for r in records]).update(**values)
 
 
 @dataclass(frozen=True)
@@ -767,7 +788,7 @@ def _take_attendance(session: Session, marks: list[Mark], by, source: str) -> _T
     written_at = timezone.now()
     for record in corrected:
         record.updated_at = written_at  # what save() would do: the mobile app syncs by it
-    AttendanceRecord.objects.bulk_update(corrected, fields=_CORRECTED_FIELDS)
+    _update_in_one_statement(corrected)
     raised = _raise_follow_ups(
         session, [r for r in marked if r.status == AttendanceRecord.Status.UNEXCUSED]
     )

@@ -229,7 +229,7 @@ def test_corrections_keep_each_earlier_version_and_log_each_change(
         "mobile",
     )
     assert (absent.status, absent.version) == ("unexcused", 2)
-    # bulk_update leaves auto_now alone: the service moves updated_at, which the app syncs by.
+    # An UPDATE leaves auto_now alone: the service moves updated_at, which the app syncs by.
     assert late.updated_at > first[0].updated_at
     assert late.recorded_at > first[0].recorded_at
     assert row(unchanged) == row(first[1])
