@@ -249,22 +249,31 @@ class SessionViewSet(
         body = RosterPutSerializer(data=request.data)
         if not isinstance(request.data, dict) or not isinstance(request.data.get("marks"), list):
             body.is_valid(raise_exception=True)
+        items = request.data["marks"]
+        # One list serializer: its child's fields are built once, not once per person.
+        checked = MarkSerializer(data=items, many=True)
         errors, marks = {}, []
-        for index, item in enumerate(request.data["marks"]):
-            mark = MarkSerializer(data=item)
-            key = item.get("participant") if isinstance(item, dict) else None
-            key = str(key) if isinstance(key, int) and not isinstance(key, bool) else f"#{index}"
-            if not mark.is_valid():
-                errors[key] = mark.errors
-                continue
-            marks.append(
+        if checked.is_valid():
+            marks = [
                 Mark(
-                    participant_id=mark.validated_data["participant"],
-                    status=mark.validated_data["status"],
-                    arrived_at=mark.validated_data.get("arrived_at"),
-                    left_at=mark.validated_data.get("left_at"),
+                    participant_id=mark["participant"],
+                    status=mark["status"],
+                    arrived_at=mark.get("arrived_at"),
+                    left_at=mark.get("left_at"),
                 )
-            )
+                for mark in checked.validated_data
+            ]
+        else:
+            problems = checked.errors  # {index: errors} (older DRF: a list with {} for valid)
+            if isinstance(problems, list):
+                problems = dict(enumerate(problems))
+            for index, problem in problems.items():
+                if not problem:
+                    continue
+                item = items[index]
+                key = item.get("participant") if isinstance(item, dict) else None
+                is_id = isinstance(key, int) and not isinstance(key, bool)
+                errors[str(key) if is_id else f"#{index}"] = problem
         if len(request.data["marks"]) > 500:
             errors["non_field_errors"] = [_("At most 500 marks in one request.")]
         if errors:
