@@ -50,6 +50,21 @@ from .base import ScopedViewSet
 FACILITATORS = Prefetch(
     "facilitator_roles", queryset=GroupFacilitator.objects.select_related("user")
 )
+# A facilitator as a list shows them: the role and the user's name.
+FACILITATOR_LABELS = GroupFacilitator.objects.select_related("user").only(
+    "group", "user", "role", "user__username", "user__first_name", "user__last_name"
+)
+SESSION_LIST_COLUMNS = [
+    *(f.name for f in Session._meta.concrete_fields),
+    "institution__name",
+    "group__name",
+    "room__name",
+    "room__site",
+    "room__site__name",
+    "substitute_facilitator__username",
+    "substitute_facilitator__first_name",
+    "substitute_facilitator__last_name",
+]
 
 
 class GroupViewSet(
@@ -147,6 +162,13 @@ class SessionViewSet(
 
     def get_queryset(self):
         queryset = super().get_queryset()
+        if self.action == "list":
+            # Of the related rows only what the labels show ("my sessions this week" on a large
+            # database read whole groups, rooms, sites and users for a handful of names).
+            queryset = queryset.only(*SESSION_LIST_COLUMNS).prefetch_related(None)
+            queryset = queryset.prefetch_related(
+                Prefetch("group__facilitator_roles", queryset=FACILITATOR_LABELS)
+            )
         if self.action == "attendance":
             # A roster shows no facilitators or rooms: skip what the session list needs.
             queryset = (
