@@ -1,6 +1,8 @@
 """Enrollments (with their state machine's verbs), consents and attendance records."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -19,7 +21,9 @@ from attendance.services import (
     enrollment_walk_in,
     enrollment_withdraw,
 )
+from clinics.models import Institution
 from clinics.roles import CLINICAL_ROLES
+from sessions.models import Session
 
 from ..serializers.attendance import (
     AdmitSerializer,
@@ -150,19 +154,27 @@ class AttendanceRecordViewSet(
 
     # Of the related rows only what their labels show: a sync page is 100 records, and reading
     # whole sessions, groups, participants and users for them cost more than the records.
-    queryset = AttendanceRecord.objects.select_related(
-        "institution", "session__group", "participant", "recorded_by"
-    ).only(
-        *(f.name for f in AttendanceRecord._meta.concrete_fields),
-        "institution__name",
-        "session__institution",  # the service checks the role there (PATCH)
-        "session__group",
-        "session__sequence",
-        "session__group__name",
-        "participant__alias",
-        "recorded_by__username",
-        "recorded_by__first_name",
-        "recorded_by__last_name",
+    # The rows that many records share (their institution, their ~10 sessions, the few staff
+    # who marked them) are fetched once each rather than joined and built again for every
+    # record: a query more each, a few hundred model instances fewer per page.
+    queryset = (
+        AttendanceRecord.objects.select_related("participant")
+        .only(*(f.name for f in AttendanceRecord._meta.concrete_fields), "participant__alias")
+        .prefetch_related(
+            Prefetch("institution", queryset=Institution.objects.only("name")),
+            Prefetch(
+                "session",
+                queryset=Session.objects.select_related("group").only(
+                    "institution",  # the service checks the role there (PATCH)
+                    "group__name",
+                    "sequence",
+                ),
+            ),
+            Prefetch(
+                "recorded_by",
+                queryset=get_user_model().objects.only("username", "first_name", "last_name"),
+            ),
+        )
     )
     serializer_class = AttendanceRecordSerializer
     filterset_class = AttendanceRecordFilterSet
