@@ -1,6 +1,7 @@
 """The organisation (institutions, sites, rooms), participants, and the signed-in user."""
 
 from django.db import transaction
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.response import Response
@@ -75,6 +76,16 @@ class ParticipantViewSet(
     visible_to = CLINICAL_ROLES
     ordering_fields = ["number", "alias", "updated_at", "id"]
     ordering = ["institution_id", "number"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            # A page of participants shares one or two institutions: fetch those once rather
+            # than join them and build one per participant.
+            queryset = queryset.select_related(None).prefetch_related(
+                Prefetch("institution", queryset=Institution.objects.only("name"))
+            )
+        return queryset
 
     def retrieve(self, request, *args, **kwargs):
         participant = self.get_object()
