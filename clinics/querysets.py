@@ -24,21 +24,38 @@ def memberships_of(user) -> dict[int, str]:
     scoped querysets and role checks the request makes. Services that change memberships
     call forget_memberships().
     """
-    cache = getattr(user, "_krag_roles", None)
-    if cache is None:
-        from .models import StaffMembership
+    if getattr(user, "_krag_roles", None) is None:
+        _read_memberships(user)
+    return user._krag_roles
 
-        cache = dict(
-            StaffMembership.objects.filter(user=user, is_active=True).values_list(
-                "institution_id", "role"
-            )
-        )
-        user._krag_roles = cache
-    return cache
+
+def time_zones_of(user) -> dict[int, str]:
+    """{institution id: time zone name} of the user's institutions (superusers: all), read with
+    the memberships: "today" is the institution's today."""
+    if user.is_superuser:
+        from .models import Institution
+
+        return dict(Institution.objects.values_list("pk", "time_zone"))
+    if getattr(user, "_krag_time_zones", None) is None:
+        _read_memberships(user)
+    return user._krag_time_zones
+
+
+def _read_memberships(user) -> None:
+    from .models import StaffMembership
+
+    rows = StaffMembership.objects.filter(user=user, is_active=True).values_list(
+        "institution_id", "role", "institution__time_zone"
+    )
+    user._krag_roles, user._krag_time_zones = {}, {}
+    for institution_id, role, zone in rows:
+        user._krag_roles[institution_id] = role
+        user._krag_time_zones[institution_id] = zone
 
 
 def forget_memberships(user) -> None:
     user.__dict__.pop("_krag_roles", None)
+    user.__dict__.pop("_krag_time_zones", None)
 
 
 class TenantQuerySet(models.QuerySet):

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from clinics.filtersets import ChangedSinceFilterSet, IdFilter
 from clinics.models import Institution
-from clinics.querysets import institution_ids_for
+from clinics.querysets import time_zones_of
 
 from .models import Session, SessionNote, SupportGroup
 
@@ -42,9 +42,7 @@ def local_days_q(user, first_day, days: int) -> Q:
     """Sessions starting on `days` local calendar days from `first_day` in their institution's
     time zone ("today" means today where the institution is)."""
     q = Q(pk__in=[])
-    for pk, zone in Institution.objects.filter(pk__in=institution_ids_for(user)).values_list(
-        "pk", "time_zone"
-    ):
+    for pk, zone in time_zones_of(user).items():
         tz = Institution(time_zone=zone).tzinfo
         today = timezone.localtime(timezone.now(), tz).date()
         day = first_day(today)
