@@ -47,10 +47,14 @@ def _read_memberships(user) -> None:
     rows = StaffMembership.objects.filter(user=user, is_active=True).values_list(
         "institution_id", "role", "institution__time_zone"
     )
-    user._krag_roles, user._krag_time_zones = {}, {}
+    roles, zones = {}, {}
     for institution_id, role, zone in rows:
-        user._krag_roles[institution_id] = role
-        user._krag_time_zones[institution_id] = zone
+        roles[institution_id] = role
+        zones[institution_id] = zone
+    # Whole dicts, the roles last: another thread holding the same user object sees either
+    # nothing yet (and reads them itself) or everything.
+    user._krag_time_zones = zones
+    user._krag_roles = roles
 
 
 def forget_memberships(user) -> None:
