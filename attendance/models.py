@@ -226,17 +226,27 @@ class AttendanceRecord(models.Model):
         IMPORT = "import", _("Import")
         ADMIN = "admin", _("Admin")
 
+    # No index of their own on institution, session and participant: the composite indexes
+    # below lead with each of them (a single-column copy cost 38 MB on the scale data, and
+    # time on every mark written, and the planner then preferred it to the composite ones).
     institution = models.ForeignKey(
         "clinics.Institution",
         on_delete=models.PROTECT,
         related_name="attendance_records",
         editable=False,
+        db_index=False,
     )
     session = models.ForeignKey(
-        "group_sessions.Session", on_delete=models.PROTECT, related_name="attendance_records"
+        "group_sessions.Session",
+        on_delete=models.PROTECT,
+        related_name="attendance_records",
+        db_index=False,
     )
     participant = models.ForeignKey(
-        "clinics.Participant", on_delete=models.PROTECT, related_name="attendance_records"
+        "clinics.Participant",
+        on_delete=models.PROTECT,
+        related_name="attendance_records",
+        db_index=False,
     )
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.PROTECT, related_name="attendance_records"
