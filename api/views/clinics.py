@@ -7,7 +7,7 @@ from rest_framework import mixins
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_many
 from clinics.filtersets import (
     InstitutionFilterSet,
     ParticipantFilterSet,
@@ -67,7 +67,8 @@ class ParticipantViewSet(
 ):
     """People known to your institutions, for the clinical roles (admin, facilitator, staff).
 
-    Auditors see none (empty list, 404). Every read of one participant is audited.
+    Auditors see none (empty list, 404). Every read is audited: of one participant, and of
+    each participant on a page of the list.
     """
 
     queryset = Participant.objects.select_related("institution")
@@ -86,6 +87,21 @@ class ParticipantViewSet(
                 Prefetch("institution", queryset=Institution.objects.only("name"))
             )
         return queryset
+
+    def paginate_queryset(self, queryset):
+        # A page of participants shows their records (names, contacts): each one shown is a
+        # read of that record and is logged as one, in one insert for the page.
+        page = super().paginate_queryset(queryset)
+        audit_record_many(
+            audit_event(
+                actor=self.request.user,
+                action="participant.viewed",
+                obj=participant,
+                details={"via": "list"},
+            )
+            for participant in page or ()
+        )
+        return page
 
     def retrieve(self, request, *args, **kwargs):
         participant = self.get_object()

@@ -225,3 +225,20 @@ def test_anna_adds_a_co_facilitator_and_the_role_defaults_to_lead(api, anna, ewa
         f"/api/v1/groups/{world_a.group.pk}/remove-facilitator/", {"user": ewa.pk}, format="json"
     )
     assert [f["user"]["id"] for f in removed.json()["facilitators"]] == [anna.pk]
+
+
+def test_each_participant_on_a_listed_page_is_a_logged_read(api, anna, karim, olga, world_a):
+    from audit.models import AuditEvent
+
+    response = api(anna).get("/api/v1/participants/?page_size=2&ordering=number")
+    assert response.status_code == 200
+    shown = [p["id"] for p in response.json()["results"]]
+    assert len(shown) == 2
+    events = AuditEvent.objects.filter(action="participant.viewed").order_by("id")
+    assert [(e.object_id, e.actor_id, e.institution_id, e.details) for e in events] == [
+        (str(pk), anna.pk, world_a.institution.pk, {"via": "list"}) for pk in shown
+    ]
+    # Nothing shown, nothing logged: another institution, or a role that sees no records.
+    for outsider in (karim, olga):
+        assert api(outsider).get("/api/v1/participants/").json()["results"] == []
+    assert AuditEvent.objects.filter(action="participant.viewed").count() == 2
