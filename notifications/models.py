@@ -75,6 +75,24 @@ class OutboxMessage(models.Model):
     )
     # The session's start the message speaks of: a reminder for a session moved since is stale.
     session_starts_at = models.DateTimeField(null=True, blank=True)
+    # What a seat offer or a follow-up notice is about: checked again when it is sent, so a
+    # notice about an offer taken or lapsed, or a follow-up already done, does not go out.
+    enrollment = models.ForeignKey(
+        "attendance.Enrollment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("enrollment"),
+    )
+    follow_up = models.ForeignKey(
+        "attendance.FollowUpTask",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("follow-up task"),
+    )
     to = models.CharField(_("address"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"))

@@ -107,6 +107,8 @@ def outbox_enqueue(
     participant: Participant | None = None,
     user=None,
     session: Session | None = None,
+    enrollment: Enrollment | None = None,
+    follow_up: FollowUpTask | None = None,
 ) -> OutboxMessage | None:
     """Write one message to the outbox, or nothing when a message with this key exists."""
     if OutboxMessage.objects.filter(key=key).exists():
@@ -126,6 +128,8 @@ def outbox_enqueue(
                 user=user,
                 session=session,
                 session_starts_at=session.starts_at if session is not None else None,
+                enrollment=enrollment,
+                follow_up=follow_up,
             )
     except IntegrityError:
         return None
@@ -151,6 +155,18 @@ def _why_not_send(message: OutboxMessage, now) -> str:
             return "the session was moved since"
         if message.kind == Kind.REMINDER and session.has_begun(now):
             return "the session has begun"
+    enrollment = message.enrollment
+    if enrollment is not None and message.kind in (Kind.SEAT_OFFERED, Kind.SEAT_OFFERED_STAFF):
+        if enrollment.status != Enrollment.Status.WAITLISTED:
+            return "the offer was taken up or withdrawn"
+        if enrollment.offer_expires_at is None or enrollment.offer_expires_at <= now:
+            return "the offer has lapsed"
+    task = message.follow_up
+    if task is not None and message.kind == Kind.FOLLOW_UP:
+        if task.status != FollowUpTask.Status.OPEN:
+            return "the follow-up is done"
+        if task.assigned_to_id != message.user_id:
+            return "the follow-up was given to someone else"
     return ""
 
 
@@ -196,9 +212,9 @@ def outbox_send(*, message_id: int) -> str:
                 OutboxMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
                 or ""
             )
-        message = OutboxMessage.objects.select_related("participant", "user", "session").get(
-            pk=message_id
-        )
+        message = OutboxMessage.objects.select_related(
+            "participant", "user", "session", "enrollment", "follow_up"
+        ).get(pk=message_id)
         reason = _why_not_send(message, now)
         if not reason:
             message.to = _address(message)
@@ -334,7 +350,9 @@ def _contactable(participants) -> list[Participant]:
     return [p for p in candidates if p.pk in consenting]
 
 
-def _enqueue_to_member(*, key: str, kind: str, participant: Participant, session, texts):
+def _enqueue_to_member(
+    *, key: str, kind: str, participant: Participant, session, texts, enrollment=None
+):
     """Write a member-facing message in the member's language; `texts` renders it."""
     if OutboxMessage.objects.filter(key=key).exists():
         return None
@@ -349,6 +367,7 @@ def _enqueue_to_member(*, key: str, kind: str, participant: Participant, session
         body=body,
         participant=participant,
         session=session,
+        enrollment=enrollment,
     )
 
 
@@ -414,7 +433,9 @@ def _staff_users(institution_id: int, roles) -> list:
     return [m.user for m in memberships.select_related("user").order_by("user_id")]
 
 
-def _enqueue_to_user(*, key: str, kind: str, user, institution, texts, session=None):
+def _enqueue_to_user(
+    *, key: str, kind: str, user, institution, texts, session=None, enrollment=None, follow_up=None
+):
     if OutboxMessage.objects.filter(key=key).exists():
         return None
     with translation.override(institution.language):
@@ -429,6 +450,8 @@ def _enqueue_to_user(*, key: str, kind: str, user, institution, texts, session=N
         to=user.email,
         user=user,
         session=session,
+        enrollment=enrollment,
+        follow_up=follow_up,
     )
 
 
@@ -539,6 +562,7 @@ def follow_up_notices_enqueue() -> list[int]:
             institution=task.institution,
             texts=functools.partial(_follow_up_text, task),
             session=task.trigger_session,
+            follow_up=task,
         )
         if message is not None:
             created.append(message.pk)
@@ -646,6 +670,7 @@ def _offer_notices(enrollment: Enrollment) -> list[int]:
             participant=member,
             session=None,
             texts=functools.partial(_seat_offer_member_text, enrollment),
+            enrollment=enrollment,
         )
         if message is not None:
             created.append(message.pk)
@@ -659,6 +684,7 @@ def _offer_notices(enrollment: Enrollment) -> list[int]:
             user=staff[role.user_id],
             institution=group.institution,
             texts=functools.partial(_seat_offer_staff_text, enrollment),
+            enrollment=enrollment,
         )
         if message is not None:
             created.append(message.pk)

@@ -8,7 +8,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from attendance.models import Consent, Enrollment, FollowUpTask
-from attendance.services import Mark, attendance_record, enrollment_admit, enrollment_offer_lapse
+from attendance.services import (
+    Mark,
+    attendance_record,
+    enrollment_admit,
+    enrollment_offer_lapse,
+    follow_up_resolve,
+)
 from audit.models import AuditEvent
 from clinics.models import Participant
 from notifications import services, tasks
@@ -301,3 +307,55 @@ def test_a_current_member_is_never_erased_by_retention(institution_a, group_a, r
     _age(Enrollment, enrollment.pk, 400)
 
     assert run(tasks.erase_inactive_participants) == 0
+
+
+# --- Checked again when sent -------------------------------------------------------------
+
+
+def test_a_seat_offer_notice_goes_out_only_while_the_offer_stands(full_group, marek):
+    first = waitlisted(full_group, "first", 60)
+    full_group.enrollments.filter(status="active").first().delete()
+    tasks.offer_free_seats()  # written; sending waits for a commit that does not come here
+    member_notice, staff_notice = OutboxMessage.objects.filter(enrollment=first).order_by("kind")
+    assert (member_notice.kind, staff_notice.kind) == ("seat_offered", "seat_offered_staff")
+
+    # The offer stands: the member's notice goes out.
+    assert services.outbox_send(message_id=member_notice.pk) == "sent"
+    # Taken up before the facilitators' notice went out: theirs is not sent.
+    first.refresh_from_db()
+    enrollment_admit(enrollment=first, by=marek)
+    assert services.outbox_send(message_id=staff_notice.pk) == "skipped"
+    staff_notice.refresh_from_db()
+    assert staff_notice.last_error == "the offer was taken up or withdrawn"
+    assert [m.to for m in mail.outbox] == [["first@example.org"]]
+
+
+def test_a_lapsed_offer_is_not_announced(full_group):
+    first = waitlisted(full_group, "first", 60)
+    full_group.enrollments.filter(status="active").first().delete()
+    tasks.offer_free_seats()
+    Enrollment.objects.filter(pk=first.pk).update(offer_expires_at=NOW())
+
+    notices = OutboxMessage.objects.filter(enrollment=first)
+    assert [services.outbox_send(message_id=m.pk) for m in notices] == ["skipped"] * 2
+    assert {m.last_error for m in OutboxMessage.objects.filter(enrollment=first)} == {
+        "the offer has lapsed"
+    }
+    assert mail.outbox == []
+
+
+def test_a_follow_up_notice_is_not_sent_once_the_follow_up_is_done(group_a, anna, marek):
+    member = make_member(group_a, name="kasia")
+    for starts_at in (NOW() - datetime.timedelta(days=7), NOW() - datetime.timedelta(hours=1)):
+        session = SessionFactory(group=group_a, starts_at=starts_at)
+        attendance_record(session=session, marks=[Mark(member.pk, "unexcused")], by=marek)
+    tasks.notify_follow_ups()
+    (notice,) = OutboxMessage.objects.filter(kind="follow_up")
+    assert notice.follow_up == FollowUpTask.objects.get()
+
+    follow_up_resolve(task=notice.follow_up, by=anna, outcome="She called back; ill with flu.")
+
+    assert services.outbox_send(message_id=notice.pk) == "skipped"
+    notice.refresh_from_db()
+    assert notice.last_error == "the follow-up is done"
+    assert mail.outbox == []
