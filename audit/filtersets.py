@@ -1,6 +1,7 @@
 """Searching the audit log: the staff UI's audit page and the API's audit-events/ share it."""
 
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
@@ -56,9 +57,17 @@ class AuditEventFilterSet(django_filters.FilterSet):
         (the same code exists in every institution)."""
         from clinics.models import Participant
 
-        ids = Participant.objects.filter(
-            code__iexact=value.strip(), institution__in=queryset.values("institution")
-        ).values_list("pk", flat=True)
-        return queryset.filter(
+        ids = list(
+            Participant.objects.filter(
+                code__iexact=value.strip(), institution__in=queryset.values("institution")
+            ).values_list("pk", flat=True)
+        )
+        on_the_record = Q(
             object_type=Participant._meta.label_lower, object_id__in=[str(pk) for pk in ids]
         )
+        on_a_listed_page = Q(pk__in=[])  # audit.services.listed_details
+        for pk in ids:
+            on_a_listed_page |= Q(
+                action="participant.listed", details__id_list__icontains=f",{pk},"
+            )
+        return queryset.filter(on_the_record | on_a_listed_page)

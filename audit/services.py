@@ -75,3 +75,14 @@ def audit_record_many(events: Iterable[AuditEvent]) -> list[AuditEvent]:
         # bulk_create would insert a second copy; an event is written once.
         raise TypeError("The audit log is append-only.")
     return AuditEvent.objects.bulk_create(events)
+
+
+def listed_details(objs) -> dict:
+    """The details of an event that records a read of many rows at once (a page of a list).
+
+    The ids also go in as one ",12,13," string: a search for one row's events can then match
+    them with a substring test, which both PostgreSQL and SQLite do on a JSON key (SQLite
+    cannot test whether a JSON array contains a value).
+    """
+    ids = [obj.pk for obj in objs]
+    return {"ids": ids, "id_list": "," + ",".join(str(pk) for pk in ids) + ","}

@@ -4,6 +4,7 @@ staff record attendance and consents but do not change a group's facilitators.""
 import pytest
 
 from attendance.models import AttendanceRecord, Consent
+from clinics.models import Participant
 from sessions.models import GroupFacilitator
 
 # (list path, attribute of the world holding one of its objects)
@@ -227,18 +228,33 @@ def test_anna_adds_a_co_facilitator_and_the_role_defaults_to_lead(api, anna, ewa
     assert [f["user"]["id"] for f in removed.json()["facilitators"]] == [anna.pk]
 
 
-def test_each_participant_on_a_listed_page_is_a_logged_read(api, anna, karim, olga, world_a):
+def test_a_listed_page_of_participants_is_a_logged_read_found_by_each_code(
+    api, client, anna, ewa, karim, olga, world_a
+):
+    from django.urls import reverse
+
     from audit.models import AuditEvent
 
     response = api(anna).get("/api/v1/participants/?page_size=2&ordering=number")
     assert response.status_code == 200
     shown = [p["id"] for p in response.json()["results"]]
     assert len(shown) == 2
-    events = AuditEvent.objects.filter(action="participant.viewed").order_by("id")
-    assert [(e.object_id, e.actor_id, e.institution_id, e.details) for e in events] == [
-        (str(pk), anna.pk, world_a.institution.pk, {"via": "list"}) for pk in shown
-    ]
+    (event,) = AuditEvent.objects.filter(action="participant.listed")
+    assert (event.actor_id, event.institution_id, event.details["ids"]) == (
+        anna.pk,
+        world_a.institution.pk,
+        shown,
+    )
     # Nothing shown, nothing logged: another institution, or a role that sees no records.
     for outsider in (karim, olga):
         assert api(outsider).get("/api/v1/participants/").json()["results"] == []
-    assert AuditEvent.objects.filter(action="participant.viewed").count() == 2
+    assert AuditEvent.objects.filter(action__startswith="participant.").count() == 1
+
+    # "Who saw this person's record?" finds the page for each person on it, and only them.
+    client.force_login(ewa)
+    for participant in Participant.objects.filter(pk__in=shown):
+        page = client.get(reverse("audit:log"), {"participant": participant.code})
+        assert [e.pk for e in page.context["page"].object_list] == [event.pk]
+    not_shown = Participant.objects.filter(institution=world_a.institution).exclude(pk__in=shown)
+    page = client.get(reverse("audit:log"), {"participant": not_shown.first().code})
+    assert list(page.context["page"].object_list) == []
