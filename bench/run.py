@@ -190,20 +190,25 @@ def count_queries(p: dict, eps: list[dict]) -> None:
                 transaction.set_rollback(True)
             assert response.status_code == 200, (path, response.status_code, response.content[:300])
             n = len(json.loads(body)["marks"])
-            # The service's transaction is a SAVEPOINT/RELEASE pair inside the one this count
-            # is rolled back in (BEGIN/COMMIT in production): shown apart from the queries.
-            control = sum(
-                q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
-                for q in ctx.captured_queries
-            )
-            total = len(ctx.captured_queries)
-            ep["queries"] = {f"{n} marks": f"{total - control} + {control} transaction"}
+            ep["queries"] = {f"{n} marks": _queries(ctx.captured_queries)}
             continue
         for size, path in ep["count"].items():
             with CaptureQueriesContext(connection) as ctx:
                 response = client.get(path)
             assert response.status_code == 200, (path, response.status_code, response.content[:300])
-            ep["queries"][size] = len(ctx.captured_queries)
+            ep["queries"][size] = _queries(ctx.captured_queries)
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _queries(captured: list[dict]) -> str:
+    """The queries, and apart from them the transaction's own statements: a service's
+    transaction is a SAVEPOINT/RELEASE pair inside the one a PUT is counted in, BEGIN/COMMIT
+    in production."""
+    control = sum(q["sql"].startswith(TRANSACTION_CONTROL) for q in captured)
+    queries = len(captured) - control
+    return f"{queries} + {control} transaction" if control else str(queries)
 
 
 # --- The server and the load -------------------------------------------------------------

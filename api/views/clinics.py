@@ -7,7 +7,7 @@ from rest_framework import mixins
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.services import audit_event, audit_record, audit_record_many, listed_details
+from audit.services import audit_record, listed_details
 from clinics.filtersets import (
     InstitutionFilterSet,
     ParticipantFilterSet,
@@ -96,15 +96,13 @@ class ParticipantViewSet(
         shown: dict[int, list[Participant]] = {}
         for participant in page or ():
             shown.setdefault(participant.institution_id, []).append(participant)
-        audit_record_many(
-            audit_event(
+        for participants in shown.values():
+            audit_record(
                 actor=self.request.user,
                 action="participant.listed",
                 institution=participants[0].institution,
                 details=listed_details(participants),
             )
-            for participants in shown.values()
-        )
         return page
 
     def retrieve(self, request, *args, **kwargs):
