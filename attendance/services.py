@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_event, audit_record, audit_record_many
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, Role, require_role, role_of
+from clinics.services import participant_clear_identity
 from sessions.models import GroupFacilitator, Session, SupportGroup
 
 from .models import AttendanceRecord, AttendanceRevision, Consent, Enrollment, FollowUpTask
@@ -112,7 +113,12 @@ def consent_grant(
 
 @transaction.atomic
 def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
-    """Withdraw a consent: effective at once, recorded with who, when and why, history kept."""
+    """Withdraw a consent: effective at once, recorded with who, when and why, history kept.
+
+    Without a health-data consent left, the person's identity beyond their alias (name,
+    contacts, year of birth) is cleared at once; their history (attendance, consents,
+    memberships) stays, under their code and alias.
+    """
     require_role(by, consent.institution_id, CLINICAL_ROLES, _("record consents"))
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.withdrawn_at is not None:
@@ -137,6 +143,12 @@ def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
         obj=consent,
         details={"purpose": consent.purpose, "participant": consent.participant.code},
     )
+    if consent.purpose == Consent.Purpose.HEALTH_DATA and not has_consent(
+        consent.participant, Consent.Purpose.HEALTH_DATA
+    ):
+        participant_clear_identity(
+            participant=consent.participant, by=by, why="health_data consent withdrawn"
+        )
     return consent
 
 

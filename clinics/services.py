@@ -101,6 +101,28 @@ def membership_save(*, membership: StaffMembership, by) -> StaffMembership:
     return saved
 
 
+def participant_clear_identity(*, participant: Participant, by, why: str) -> list[str]:
+    """Keep nothing of a person but their alias, code and history: what the record may hold once
+    the consent to process health-related data is gone (SPEC: without it, nobody is registered
+    beyond an alias). Returns the fields that were cleared; their values are not logged."""
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    cleared = [f for f in Participant.IDENTITY_FIELDS if getattr(participant, f) not in (None, "")]
+    if not cleared:
+        return []
+    for field in cleared:
+        setattr(participant, field, None if field == "birth_year" else "")
+    # No e-mail or phone left to remind them on.
+    participant.reminder_channel = Participant.Channel.NONE
+    participant.save(update_fields=[*cleared, "reminder_channel", "updated_at"])
+    audit_record(
+        actor=by,
+        action="participant.identity_cleared",
+        obj=participant,
+        details={"fields": cleared, "why": why},
+    )
+    return cleared
+
+
 def _check_identity_allowed(participant: Participant, fields: dict) -> None:
     """Identity beyond an alias needs the health-data consent (GDPR art. 9)."""
     from attendance.models import Consent

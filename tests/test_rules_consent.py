@@ -301,3 +301,69 @@ def test_expired_consents_are_marked_with_one_event_each(kasia, marek):
 def test_the_database_refuses_a_withdrawal_without_its_moment(kasia):
     with pytest.raises(IntegrityError), transaction.atomic():
         ConsentFactory(participant=kasia, status=Consent.Status.WITHDRAWN, withdrawn_at=None)
+
+
+def test_withdrawing_the_health_data_consent_leaves_only_the_alias_and_the_history(
+    institution_a, marek, group_a
+):
+    participant = participant_register(
+        institution=institution_a,
+        by=marek,
+        alias="Kasia",
+        consents=[
+            {"purpose": Purpose.HEALTH_DATA, "method": "signed_form", "text_version": "v1"},
+            {"purpose": Purpose.CONTACT, "method": "signed_form", "text_version": "v1"},
+        ],
+        legal_name="Katarzyna Kowalska",
+        email="kasia@example.org",
+        phone="+48 600 100 200",
+        birth_year=1990,
+        reminder_channel="email",
+    )
+    health = Consent.objects.get(participant=participant, purpose=Purpose.HEALTH_DATA)
+    logged = AuditEvent.objects.count()
+
+    consent_withdraw(consent=health, by=marek, reason="Asked to be forgotten by name.")
+
+    participant.refresh_from_db()
+    assert (participant.alias, participant.code) == ("Kasia", "P-00001")
+    assert (participant.legal_name, participant.email, participant.phone) == ("", "", "")
+    assert participant.birth_year is None
+    assert participant.reminder_channel == Participant.Channel.NONE
+    # The history stays: both consents, the withdrawn one with who, when and why.
+    health.refresh_from_db()
+    assert (health.status, health.withdrawn_by, health.withdrawal_reason) == (
+        "withdrawn",
+        marek,
+        "Asked to be forgotten by name.",
+    )
+    assert participant.consents.count() == 2
+    events = list(AuditEvent.objects.order_by("id"))[logged:]
+    assert [(e.action, e.details) for e in events] == [
+        ("consent.withdrawn", {"purpose": "health_data", "participant": participant.code}),
+        (
+            "participant.identity_cleared",
+            {
+                "fields": ["legal_name", "email", "phone", "birth_year"],
+                "why": "health_data consent withdrawn",
+            },
+        ),
+    ]
+    assert "Kowalska" not in str([e.details for e in events])  # the log keeps no values
+
+
+def test_withdrawing_another_purpose_leaves_the_identity(institution_a, marek):
+    participant = participant_register(
+        institution=institution_a,
+        by=marek,
+        alias="Kasia",
+        consents=[{"purpose": Purpose.HEALTH_DATA, "method": "verbal", "text_version": "v1"}],
+        legal_name="Katarzyna Kowalska",
+    )
+    research = grant(participant, marek, purpose=Purpose.RESEARCH)
+
+    consent_withdraw(consent=research, by=marek)
+
+    participant.refresh_from_db()
+    assert participant.legal_name == "Katarzyna Kowalska"
+    assert not AuditEvent.objects.filter(action="participant.identity_cleared").exists()

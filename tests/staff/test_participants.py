@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from attendance.models import Consent
@@ -90,3 +91,23 @@ def test_a_name_needs_the_health_data_consent(client, marek, person):
     )
     person.refresh_from_db()
     assert person.legal_name == "Hanna Nowak"
+
+
+def test_withdrawing_the_health_data_consent_in_the_ui_says_what_goes_and_removes_it(
+    client, marek, person
+):
+    ConsentFactory(participant=person, purpose=Consent.Purpose.HEALTH_DATA, recorded_by=marek)
+    Participant.objects.filter(pk=person.pk).update(legal_name="Hanna Nowak", birth_year=1985)
+    client.force_login(marek)
+    page = client.get(reverse("staff:participant", args=[person.pk])).content.decode()
+    assert "the name, contacts and year of birth are removed at once" in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pl"
+    page = client.get(reverse("staff:participant", args=[person.pk])).content.decode()
+    assert "imię i nazwisko, dane kontaktowe i rok urodzenia zostaną od razu usunięte" in page
+
+    consent = Consent.objects.get(participant=person, purpose=Consent.Purpose.HEALTH_DATA)
+    client.post(reverse("staff:consent_withdraw", args=[person.pk, consent.pk]), {"reason": ""})
+
+    person.refresh_from_db()
+    assert (person.alias, person.legal_name, person.birth_year) == ("Hania", "", None)
+    assert AuditEvent.objects.filter(action="participant.identity_cleared").count() == 1
