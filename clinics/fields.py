@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django import forms
 from django.conf import settings
 from django.core import checks, validators
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 
@@ -24,7 +25,10 @@ class DecryptionError(Exception):
 @lru_cache(maxsize=8)
 def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
-        raise ValueError("FIELD_ENCRYPTION_KEYS is empty.")
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
+            "(generate one with `manage.py rotate_encryption_keys --generate-key`)."
+        )
     return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
 
 
@@ -84,7 +88,10 @@ def encrypted_fields(model) -> list[models.Field]:
 
 @checks.register(checks.Tags.security)
 def check_encryption_keys(app_configs=None, **kwargs):
-    """Malformed keys are reported by `manage.py check` (and so before runserver or migrate)."""
+    """Malformed keys are reported by `manage.py check` (and so before runserver or migrate).
+    Missing ones only by `check --deploy`: commands that need no key run without one."""
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        return []
     try:
         field_cipher()
     except (ValueError, TypeError) as exc:
@@ -96,6 +103,19 @@ def check_encryption_keys(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_encryption_keys_set(app_configs=None, **kwargs):
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return []
+    return [
+        checks.Error(
+            "FIELD_ENCRYPTION_KEYS is not set: legal names and notes cannot be read or written.",
+            hint="Generate one with `manage.py rotate_encryption_keys --generate-key`.",
+            id="clinics.E002",
+        )
+    ]
 
 
 def _rewrite_column(schema_editor, model, field_names, transform) -> None:

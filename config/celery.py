@@ -8,7 +8,7 @@ a task module added later (reports) needs no change here. Run exactly one beat.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -16,6 +16,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("krag")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _require_secrets(**kwargs):
+    # Not at import: every manage.py command imports this app (config/__init__.py).
+    from config.secrets import require_secrets
+
+    require_secrets()
+
 
 QUARTER_HOUR = 15 * 60
 # A frequent job that waited in the queue longer than its period is dropped, not run late:

@@ -40,10 +40,12 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# Without DEBUG the secrets (this key and FIELD_ENCRYPTION_KEYS below) come from the
+# environment. Missing, they are left empty rather than refused here: a command that needs no
+# secret (makemigrations, check, migrate) still runs, Django refuses an empty SECRET_KEY at its
+# first use, and the web and worker processes refuse to start without them (config/secrets.py).
 SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "krag-development-only-secret-key-never-use-in-production"  # noqa: S105 - DEBUG only  # nosec B105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
@@ -288,12 +290,7 @@ X_FRAME_OPTIONS = "DENY"
 # `manage.py rotate_encryption_keys`, then drop the old one). Only a development machine
 # (DEBUG) or the test settings may run on a key derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
-if not FIELD_ENCRYPTION_KEYS:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
-            "(generate one with `manage.py rotate_encryption_keys --generate-key`)."
-        )
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
     FIELD_ENCRYPTION_KEYS = [
         base64.urlsafe_b64encode(
             hashlib.sha256(f"krag-field-encryption:{SECRET_KEY}".encode()).digest()
