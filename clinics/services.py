@@ -101,18 +101,24 @@ def membership_save(*, membership: StaffMembership, by) -> StaffMembership:
     return saved
 
 
+def _wipe_identity(participant: Participant) -> list[str]:
+    """Empty the name, contacts and year of birth (and so the reminders) on the instance, not
+    yet saved; returns the fields that held a value."""
+    held = [f for f in Participant.IDENTITY_FIELDS if getattr(participant, f) not in (None, "")]
+    for name in Participant.IDENTITY_FIELDS:
+        setattr(participant, name, None if Participant._meta.get_field(name).null else "")
+    participant.reminder_channel = Participant.Channel.NONE  # no e-mail or phone to remind on
+    return held
+
+
 def participant_clear_identity(*, participant: Participant, by, why: str) -> list[str]:
     """Keep nothing of a person but their alias, code and history: what the record may hold once
     the consent to process health-related data is gone (SPEC: without it, nobody is registered
     beyond an alias). Returns the fields that were cleared; their values are not logged."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    cleared = [f for f in Participant.IDENTITY_FIELDS if getattr(participant, f) not in (None, "")]
+    cleared = _wipe_identity(participant)
     if not cleared:
         return []
-    for field in cleared:
-        setattr(participant, field, None if field == "birth_year" else "")
-    # No e-mail or phone left to remind them on.
-    participant.reminder_channel = Participant.Channel.NONE
     participant.save(update_fields=[*cleared, "reminder_channel", "updated_at"])
     audit_record(
         actor=by,
@@ -258,11 +264,7 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
         legal_name=participant.legal_name, alias=participant.alias, code=participant.code
     )
     participant.alias = participant.code
-    participant.legal_name = ""
-    participant.email = ""
-    participant.phone = ""
-    participant.birth_year = None
-    participant.reminder_channel = Participant.Channel.NONE
+    _wipe_identity(participant)
     participant.erased_at = timezone.now()
     participant.save()
     from notifications.erasure import outbox_forget_participant
