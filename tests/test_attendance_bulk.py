@@ -11,12 +11,12 @@ from django.utils import timezone, translation
 from attendance.models import AttendanceRecord, AttendanceRevision, FollowUpTask
 from attendance.services import (
     Mark,
-    _lead_facilitator_id,
     attendance_record,
     attendance_record_roster,
     follow_up_resolve,
     roster_lines,
 )
+from attendance.services.follow_ups import _lead_facilitator_id
 from audit.context import Origin, current_origin
 from audit.models import AuditEvent
 from audit.services import audit_event, audit_record, audit_record_many
