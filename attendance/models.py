@@ -76,6 +76,9 @@ class Enrollment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -176,6 +179,9 @@ class Consent(models.Model):
     withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -264,6 +270,9 @@ class AttendanceRecord(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = AttendanceQuerySet.as_manager()
 

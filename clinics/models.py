@@ -67,6 +67,9 @@ class Institution(models.Model):
     last_participant_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = InstitutionQuerySet.as_manager()
 
@@ -96,6 +99,9 @@ class Site(models.Model):
     address = models.TextField(_("address"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = SiteQuerySet.as_manager()
 
@@ -119,6 +125,9 @@ class Room(models.Model):
     is_active = models.BooleanField(_("in use"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = RoomQuerySet.as_manager()
 
@@ -234,6 +243,9 @@ class Participant(models.Model):
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = ParticipantQuerySet.as_manager()
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "api",
+    "sync",
     "staff",
 ]
 

@@ -91,6 +91,9 @@ class SupportGroup(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = SupportGroupQuerySet.as_manager()
 
@@ -270,6 +273,9 @@ class Session(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = SessionQuerySet.as_manager()
 
@@ -340,6 +346,9 @@ class SessionNote(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
 
     objects = SessionNoteQuerySet.as_manager()
 
