@@ -52,7 +52,7 @@ def fingerprint_of(request) -> str:
     body = request.body or b""  # read before DRF parses the stream (see initial())
     try:
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b"\n" + request.get_full_path().encode() + b"\n")

@@ -78,7 +78,7 @@ class Enrollment(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -104,7 +104,10 @@ class Enrollment(models.Model):
                 name="active_member_has_joined",
             ),
         ]
-        indexes = [models.Index(fields=["group", "status", "joined_on"])]
+        indexes = [
+            models.Index(fields=["group", "status", "joined_on"]),
+            models.Index(fields=["change_number", "id"], name="enrollment_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant} → {self.group} ({self.get_status_display()})"
@@ -181,7 +184,7 @@ class Consent(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -200,7 +203,10 @@ class Consent(models.Model):
                 name="withdrawn_consent_has_a_date",
             ),
         ]
-        indexes = [models.Index(fields=["participant", "purpose", "status"])]
+        indexes = [
+            models.Index(fields=["participant", "purpose", "status"]),
+            models.Index(fields=["change_number", "id"], name="consent_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant}: {self.get_purpose_display()} ({self.get_status_display()})"
@@ -272,7 +278,7 @@ class AttendanceRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = AttendanceQuerySet.as_manager()
 
@@ -294,6 +300,8 @@ class AttendanceRecord(models.Model):
         indexes = [
             models.Index(fields=["participant", "session"]),
             models.Index(fields=["institution", "updated_at"]),
+            # A sync walks one institution's marks in change order (docs/sync.md).
+            models.Index(fields=["institution", "change_number", "id"], name="attendance_changes"),
         ]
 
     def __str__(self):

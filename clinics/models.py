@@ -69,7 +69,7 @@ class Institution(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = InstitutionQuerySet.as_manager()
 
@@ -77,6 +77,7 @@ class Institution(models.Model):
         ordering = ["name"]
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
+        indexes = [models.Index(fields=["change_number", "id"], name="institution_changes")]
 
     def __str__(self):
         return self.name
@@ -101,7 +102,7 @@ class Site(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = SiteQuerySet.as_manager()
 
@@ -109,6 +110,7 @@ class Site(models.Model):
         ordering = ["name"]
         verbose_name = _("site")
         verbose_name_plural = _("sites")
+        indexes = [models.Index(fields=["change_number", "id"], name="site_changes")]
 
     def __str__(self):
         return self.name
@@ -127,7 +129,7 @@ class Room(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = RoomQuerySet.as_manager()
 
@@ -135,6 +137,7 @@ class Room(models.Model):
         ordering = ["site__name", "name"]
         verbose_name = _("room")
         verbose_name_plural = _("rooms")
+        indexes = [models.Index(fields=["change_number", "id"], name="room_changes")]
 
     def __str__(self):
         return f"{self.name} ({self.site.name})"
@@ -245,7 +248,7 @@ class Participant(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -261,6 +264,7 @@ class Participant(models.Model):
             ),
             models.UniqueConstraint(fields=["institution", "code"], name="participant_code_unique"),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="participant_changes")]
 
     def __str__(self):
         # The code alone: safe wherever a participant is shown by accident (admin, logs).

@@ -93,7 +93,7 @@ class SupportGroup(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = SupportGroupQuerySet.as_manager()
 
@@ -110,6 +110,7 @@ class SupportGroup(models.Model):
                 name="group_ends_after_start",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="supportgroup_changes")]
 
     def __str__(self):
         return self.name
@@ -275,7 +276,7 @@ class Session(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -292,6 +293,7 @@ class Session(models.Model):
             models.Index(fields=["group", "starts_at"]),
             models.Index(fields=["institution", "starts_at"]),
             models.Index(fields=["room", "starts_at"]),
+            models.Index(fields=["change_number", "id"], name="session_changes"),
         ]
 
     def __str__(self):
@@ -348,7 +350,7 @@ class SessionNote(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False, db_index=True)
+    change_number = models.BigIntegerField(default=0, editable=False)
 
     objects = SessionNoteQuerySet.as_manager()
 
@@ -376,6 +378,7 @@ class SessionNote(models.Model):
                 name="participant_note_names_participant",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="sessionnote_changes")]
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.session}"

@@ -34,11 +34,11 @@ from ..serializers.attendance import (
     WithdrawEnrollmentSerializer,
 )
 from ..serializers.sessions import ReasonSerializer
-from .base import ScopedViewSet
+from .base import ScopedViewSet, SyncedListMixin
 
 
 class EnrollmentViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
@@ -49,6 +49,7 @@ class EnrollmentViewSet(
     queryset = Enrollment.objects.select_related("institution", "participant", "group")
     serializer_class = EnrollmentSerializer
     filterset_class = EnrollmentFilterSet
+    sync_group_path = "group"
     visible_to = CLINICAL_ROLES
     ordering_fields = ["status", "waitlisted_at", "joined_on", "updated_at", "id"]
     ordering = ["group_id", "status", "waitlisted_at", "id"]
@@ -113,7 +114,7 @@ class EnrollmentViewSet(
 
 
 class ConsentViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
@@ -126,6 +127,7 @@ class ConsentViewSet(
     )
     serializer_class = ConsentSerializer
     filterset_class = ConsentFilterSet
+    sync_group_path = "group"
     visible_to = CLINICAL_ROLES
     ordering_fields = ["granted_at", "updated_at", "id"]
     ordering = ["participant_id", "purpose", "-granted_at", "id"]
@@ -144,7 +146,7 @@ class ConsentViewSet(
 
 
 class AttendanceRecordViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     ScopedViewSet,
@@ -178,6 +180,7 @@ class AttendanceRecordViewSet(
     )
     serializer_class = AttendanceRecordSerializer
     filterset_class = AttendanceRecordFilterSet
+    sync_group_path = "session__group"
     visible_to = CLINICAL_ROLES
     ordering_fields = ["recorded_at", "updated_at", "id"]
     # Oldest change first: what a client syncing with `updated_since` walks through, and the

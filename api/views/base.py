@@ -1,12 +1,13 @@
 """The one base viewset: scoping, role visibility, conditional requests, throttling."""
 
-from rest_framework import viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
 from clinics.querysets import forget_memberships
 from clinics.roles import ALL_ROLES
 
 from ..conditional import UNSAFE_METHODS, ConditionalRequestsMixin, check_if_match, etag_for
+from ..sync import SyncList, is_sync_request
 from ..throttling import UserWriteThrottle
 
 
@@ -57,3 +58,31 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
         serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+class SyncedListMixin(mixins.ListModelMixin):
+    """A list the mobile app keeps offline: browsing pages, or `?sync=start` / `?sync_token=`
+    (api/sync.py)."""
+
+    # Sync (api/sync.py): where a row's institution and group are, for the rows a changed view
+    # sends again (a membership or a facilitator role came or went).
+    sync_group_path: str | None = None
+
+    @property
+    def sync_institution_path(self) -> str:
+        return self.queryset.model._default_manager.get_queryset().institution_path
+
+    def list(self, request, *args, **kwargs):
+        if is_sync_request(request):
+            return SyncList(self, request).respond()
+        return super().list(request, *args, **kwargs)
+
+    def sync_universe(self, institutions: set[int], groups: set[int]):
+        """Every row a changed row might have been visible from: those of the user's
+        institutions, and of those they lost since the token. A row of it that the user does not
+        see (now) is answered as removed, never shown."""
+        model = self.queryset.model
+        return model._base_manager.filter(**{f"{self.sync_institution_path}__in": institutions})
+
+    def sync_shown(self, rows) -> None:
+        """Called with the rows a sync page shows in full (the participants' list audits them)."""

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from attendance.models import AttendanceRecord
 from attendance.services import Mark, RosterLine, attendance_record_roster, roster_lines
+from clinics.querysets import memberships_of
 from clinics.roles import CLINICAL_ROLES
 from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
 from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
@@ -45,7 +46,8 @@ from ..serializers.sessions import (
     SessionSerializer,
     session_display,
 )
-from .base import ScopedViewSet
+from ..sync import leads_group
+from .base import ScopedViewSet, SyncedListMixin
 
 FACILITATORS = Prefetch(
     "facilitator_roles", queryset=GroupFacilitator.objects.select_related("user")
@@ -68,7 +70,7 @@ SESSION_LIST_COLUMNS = [
 
 
 class GroupViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -82,6 +84,7 @@ class GroupViewSet(
     ).prefetch_related(FACILITATORS)
     serializer_class = GroupSerializer
     filterset_class = SupportGroupFilterSet
+    sync_group_path = "pk"
     ordering_fields = ["name", "starts_on", "status", "updated_at", "id"]
     ordering = ["name", "id"]
 
@@ -142,7 +145,7 @@ class GroupViewSet(
 
 
 class SessionViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -156,6 +159,7 @@ class SessionViewSet(
     ).prefetch_related(Prefetch("group__facilitator_roles", queryset=FACILITATORS.queryset))
     serializer_class = SessionSerializer
     filterset_class = SessionFilterSet
+    sync_group_path = "group"
     ordering_fields = ["starts_at", "updated_at", "sequence", "id"]
     ordering = ["starts_at", "id"]
     own_etag_actions = ("attendance",)
@@ -327,7 +331,7 @@ class SessionViewSet(
 
 
 class SessionNoteViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -344,9 +348,25 @@ class SessionNoteViewSet(
     visible_to = CLINICAL_ROLES
     ordering_fields = ["created_at", "updated_at", "id"]
     ordering = ["-created_at", "id"]
+    sync_group_path = "session__group"
 
     def scope(self, queryset, roles):
         return queryset.readable_by(self.request.user)
+
+    def sync_universe(self, institutions, groups):
+        # Only the notes of groups she leads or substitutes in (or whose view of them changed):
+        # the ids of other groups' notes are not hers to learn, even as removals.
+        user = self.request.user
+        return (
+            super()
+            .sync_universe(institutions, groups)
+            .filter(
+                leads_group(user, "session__group_id")
+                | Q(session__substitute_facilitator=user)
+                | Q(session__group__in=groups)
+                | ~Q(session__institution__in=memberships_of(user))
+            )
+        )
 
     def perform_create(self, serializer):
         data = serializer.validated_data
