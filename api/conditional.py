@@ -26,11 +26,18 @@ def etag_for(data) -> str:
     return f'"{digest}"'
 
 
-def _tags(header: str) -> set[str]:
+def _tags(header: str, *, weak: bool) -> set[str]:
+    """The entity tags of an If-Match (`weak=False`) or If-None-Match (`weak=True`) header.
+
+    RFC 9110 13.1.1: If-Match compares strongly, so a weak tag (`W/"…"`) never matches; for
+    If-None-Match the weak comparison applies and `W/` is ignored.
+    """
     tags = set()
     for tag in header.split(","):
         tag = tag.strip()
         if tag.startswith("W/"):
+            if not weak:
+                continue
             tag = tag[2:]
         if tag:
             tags.add(tag)
@@ -38,11 +45,14 @@ def _tags(header: str) -> set[str]:
 
 
 def check_if_match(request, current_etag: str) -> None:
-    """A write that names the version it read (If-Match) is refused when that version is stale."""
+    """A write that names the version it read (If-Match) is refused when that version is stale.
+
+    Call it where the row is locked (a service's `precondition`): compared earlier, two writes
+    carrying the same ETag could both pass."""
     header = request.headers.get("If-Match")
     if not header:
         return
-    tags = _tags(header)
+    tags = _tags(header, weak=False)
     if "*" not in tags and current_etag not in tags:
         raise PreconditionFailed()
 
@@ -127,7 +137,7 @@ class ConditionalRequestsMixin:
         if is_object and 200 <= response.status_code < 300 and not response.has_header("ETag"):
             response["ETag"] = etag_for(data)
             if request.method == "GET" and request.headers.get("If-None-Match"):
-                if response["ETag"] in _tags(request.headers["If-None-Match"]):
+                if response["ETag"] in _tags(request.headers["If-None-Match"], weak=True):
                     not_modified = Response(status=status.HTTP_304_NOT_MODIFIED)
                     not_modified["ETag"] = response["ETag"]
                     return super().finalize_response(request, not_modified, *args, **kwargs)

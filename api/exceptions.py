@@ -43,6 +43,17 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class NoteExists(Conflict):
+    """`POST notes/` for a session that has that note already: its id, and nothing changed."""
+
+    default_detail = "This session already has this note; change it with PATCH and If-Match."
+    default_code = "note_exists"
+
+    def __init__(self, note_id):
+        super().__init__()
+        self.extra = {"id": note_id}
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

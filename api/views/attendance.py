@@ -51,6 +51,7 @@ class EnrollmentViewSet(
     filterset_class = EnrollmentFilterSet
     sync_group_path = "group"
     visible_to = CLINICAL_ROLES
+    service_checks_if_match = ("admit", "waitlist", "withdraw", "complete")
     ordering_fields = ["status", "waitlisted_at", "joined_on", "updated_at", "id"]
     ordering = ["group_id", "status", "waitlisted_at", "id"]
 
@@ -81,7 +82,10 @@ class EnrollmentViewSet(
     def admit(self, request, pk=None):
         enrollment = self.get_object()
         enrollment_admit(
-            enrollment=enrollment, by=request.user, **self._input(AdmitSerializer, request)
+            enrollment=enrollment,
+            by=request.user,
+            precondition=self.if_match(),
+            **self._input(AdmitSerializer, request),
         )
         return self._done(enrollment)
 
@@ -89,7 +93,7 @@ class EnrollmentViewSet(
     @action(detail=True, methods=["post"])
     def waitlist(self, request, pk=None):
         enrollment = self.get_object()
-        enrollment_waitlist(enrollment=enrollment, by=request.user)
+        enrollment_waitlist(enrollment=enrollment, by=request.user, precondition=self.if_match())
         return self._done(enrollment)
 
     @extend_schema(
@@ -99,7 +103,9 @@ class EnrollmentViewSet(
     def withdraw(self, request, pk=None):
         enrollment = self.get_object()
         data = self._input(WithdrawEnrollmentSerializer, request)
-        enrollment_withdraw(enrollment=enrollment, by=request.user, **data)
+        enrollment_withdraw(
+            enrollment=enrollment, by=request.user, precondition=self.if_match(), **data
+        )
         return self._done(enrollment)
 
     @extend_schema(
@@ -109,7 +115,9 @@ class EnrollmentViewSet(
     def complete(self, request, pk=None):
         enrollment = self.get_object()
         data = self._input(CompleteEnrollmentSerializer, request)
-        enrollment_complete(enrollment=enrollment, by=request.user, **data)
+        enrollment_complete(
+            enrollment=enrollment, by=request.user, precondition=self.if_match(), **data
+        )
         return self._done(enrollment)
 
 
@@ -129,6 +137,7 @@ class ConsentViewSet(
     filterset_class = ConsentFilterSet
     sync_group_path = "group"
     visible_to = CLINICAL_ROLES
+    service_checks_if_match = ("withdraw",)
     ordering_fields = ["granted_at", "updated_at", "id"]
     ordering = ["participant_id", "purpose", "-granted_at", "id"]
 
@@ -141,7 +150,12 @@ class ConsentViewSet(
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         consent = self.get_object()
-        consent_withdraw(consent=consent, by=request.user, **self._input(ReasonSerializer, request))
+        consent_withdraw(
+            consent=consent,
+            by=request.user,
+            precondition=self.if_match(),
+            **self._input(ReasonSerializer, request),
+        )
         return self.respond_with(self.get_queryset().get(pk=consent.pk))
 
 
@@ -201,6 +215,11 @@ class AttendanceRecordViewSet(
                 marks=[mark],
                 by=self.request.user,
                 source=AttendanceRecord.Source.MOBILE,
+                # Every mark of the session is written under the session's lock: the record's
+                # ETag is compared there.
+                precondition=self.if_match(
+                    lambda locked: self.represent(self.get_queryset().get(pk=record.pk))
+                ),
             )
         except DjangoValidationError as exc:
             # The service keys a refused mark by participant id; here there is only one.

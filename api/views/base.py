@@ -1,8 +1,10 @@
 """The one base viewset: scoping, role visibility, conditional requests, throttling."""
 
+from django.db import transaction
 from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
+from clinics.locking import lock_for_change
 from clinics.querysets import forget_memberships
 from clinics.roles import ALL_ROLES
 
@@ -21,8 +23,16 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
 
     visible_to = ALL_ROLES
     throttle_classes = [UserWriteThrottle]
-    # Actions whose representation is not the object's own (they check If-Match themselves).
-    own_etag_actions: tuple[str, ...] = ()
+    # Actions whose service checks If-Match under its own row lock (`precondition=`); the
+    # others lock the object here, in the request's transaction, and check it then.
+    service_checks_if_match: tuple[str, ...] = ("update", "partial_update")
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in UNSAFE_METHODS and request.headers.get("If-Match"):
+            # The row lock taken for the If-Match lasts until the write commits.
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         # Memberships are read once per user object (clinics.querysets.memberships_of); a
@@ -42,10 +52,26 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
         if (
             self.request.method in UNSAFE_METHODS
             and self.request.headers.get("If-Match")
-            and self.action not in self.own_etag_actions
+            and self.action not in self.service_checks_if_match
         ):
-            check_if_match(self.request, etag_for(self.represent(obj)))
+            lock_for_change(obj, self.if_match())
         return obj
+
+    def if_match(self, current=None):
+        """The precondition a service runs on the row it locked: the request's If-Match against
+        the representation as it stands under that lock (`current(locked)`; by default this
+        resource read again). None when the request names no version."""
+        if not self.request.headers.get("If-Match"):
+            return None
+
+        def check(locked):
+            if current is not None:
+                data = current(locked)
+            else:
+                data = self.represent(self.get_queryset().get(pk=locked.pk))
+            check_if_match(self.request, etag_for(data))
+
+        return check
 
     def represent(self, obj):
         return self.serializer_class(obj, context=self.get_serializer_context()).data

@@ -123,7 +123,10 @@ class ParticipantViewSet(
         data = dict(serializer.validated_data)
         data.pop("institution", None)
         serializer.instance = participant_update(
-            participant=serializer.instance, by=self.request.user, **data
+            participant=serializer.instance,
+            by=self.request.user,
+            precondition=self.if_match(),
+            **data,
         )
 
 

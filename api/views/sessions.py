@@ -1,7 +1,7 @@
 """Groups, sessions (with the roster and the domain verbs) and session notes."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from attendance.models import AttendanceRecord
 from attendance.services import Mark, RosterLine, attendance_record_roster, roster_lines
+from clinics.locking import lock_for_change
 from clinics.querysets import memberships_of
 from clinics.roles import CLINICAL_ROLES
 from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
@@ -31,7 +32,7 @@ from sessions.services import (
     session_update,
 )
 
-from ..conditional import check_if_match, etag_for
+from ..exceptions import NoteExists
 from ..permissions import HasClinicalRole
 from ..serializers.attendance import MarkSerializer, RosterPutSerializer, RosterSerializer
 from ..serializers.sessions import (
@@ -97,7 +98,9 @@ class GroupViewSet(
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("institution", None)
-        group = group_update(group=serializer.instance, by=self.request.user, **data)
+        group = group_update(
+            group=serializer.instance, by=self.request.user, precondition=self.if_match(), **data
+        )
         serializer.instance = self.get_queryset().get(pk=group.pk)
 
     @extend_schema(
@@ -162,7 +165,7 @@ class SessionViewSet(
     sync_group_path = "group"
     ordering_fields = ["starts_at", "updated_at", "sequence", "id"]
     ordering = ["starts_at", "id"]
-    own_etag_actions = ("attendance",)
+    service_checks_if_match = ("update", "partial_update", "cancel", "not_held", "attendance")
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -207,11 +210,21 @@ class SessionViewSet(
         moves = changed("starts_at", "ends_at", "online_link", "room")
         if "room" in moves:
             moves["room"] = moves["room"] or ""
-        if moves:
-            session = session_reschedule(session=session, by=self.request.user, **moves)
         changes = changed("theme", "substitute_facilitator")
+        # The If-Match is checked by the first service under its lock, which lasts (one
+        # transaction) through the second; a request that changes nothing still checks it.
+        precondition = self.if_match()
+        if not moves and not changes:
+            lock_for_change(session, precondition)
+        if moves:
+            session = session_reschedule(
+                session=session, by=self.request.user, precondition=precondition, **moves
+            )
+            precondition = None
         if changes:
-            session = session_update(session=session, by=self.request.user, **changes)
+            session = session_update(
+                session=session, by=self.request.user, precondition=precondition, **changes
+            )
         serializer.instance = self.get_queryset().get(pk=session.pk)
 
     @extend_schema(summary="Cancel a session, with a reason", request=CancelSerializer)
@@ -219,7 +232,7 @@ class SessionViewSet(
     def cancel(self, request, pk=None):
         session = self.get_object()
         data = self._input(CancelSerializer, request)
-        session_cancel(session=session, by=request.user, **data)
+        session_cancel(session=session, by=request.user, precondition=self.if_match(), **data)
         return self.respond_with(self.get_queryset().get(pk=session.pk))
 
     @extend_schema(
@@ -229,7 +242,9 @@ class SessionViewSet(
     def not_held(self, request, pk=None):
         session = self.get_object()
         data = self._input(ReasonSerializer, request)
-        session_mark_not_held(session=session, by=request.user, **data)
+        session_mark_not_held(
+            session=session, by=request.user, precondition=self.if_match(), **data
+        )
         return self.respond_with(self.get_queryset().get(pk=session.pk))
 
     @extend_schema(
@@ -254,8 +269,6 @@ class SessionViewSet(
         session = self.get_object()
         if request.method != "PUT":
             return Response(self._roster(session, roster_lines(session)))
-        if request.headers.get("If-Match"):
-            check_if_match(request, etag_for(self._roster(session, roster_lines(session))))
         marks = self._marks(request)
         try:
             # The answer is built from what the write read and wrote, not read again.
@@ -264,6 +277,10 @@ class SessionViewSet(
                 marks=marks,
                 by=request.user,
                 source=AttendanceRecord.Source.MOBILE,
+                # The roster's ETag, compared under the session's lock (every mark is).
+                precondition=self.if_match(
+                    lambda locked: self._roster(locked, roster_lines(locked))
+                ),
             )
         except DjangoValidationError as exc:
             if hasattr(exc, "error_dict") and all(k.isdigit() for k in exc.error_dict):
@@ -349,6 +366,7 @@ class SessionNoteViewSet(
     ordering_fields = ["created_at", "updated_at", "id"]
     ordering = ["-created_at", "id"]
     sync_group_path = "session__group"
+    service_checks_if_match = ("update", "partial_update", "sign")
 
     def scope(self, queryset, roles):
         return queryset.readable_by(self.request.user)
@@ -370,14 +388,27 @@ class SessionNoteViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        note = note_write(
-            session=data["session"],
-            by=self.request.user,
-            text=data.get("text", ""),
-            kind=data.get("kind", SessionNote.Kind.GROUP),
-            participant=data.get("participant"),
-            theme=data.get("theme", ""),
-        )
+
+        def refuse_existing(note):
+            # A POST never overwrites: an edit is a PATCH of that note with its If-Match.
+            raise NoteExists(note.pk)
+
+        try:
+            note = note_write(
+                session=data["session"],
+                by=self.request.user,
+                text=data.get("text", ""),
+                kind=data.get("kind", SessionNote.Kind.GROUP),
+                participant=data.get("participant"),
+                theme=data.get("theme", ""),
+                precondition=refuse_existing,
+            )
+        except IntegrityError:
+            # Created by a concurrent POST between our look and our insert.
+            existing = SessionNote.objects.filter(
+                session=data["session"], kind=data.get("kind", SessionNote.Kind.GROUP)
+            ).first()
+            raise NoteExists(existing.pk if existing else None) from None
         serializer.instance = self.get_queryset().get(pk=note.pk)
 
     def perform_update(self, serializer):
@@ -392,6 +423,7 @@ class SessionNoteViewSet(
             kind=note.kind,
             participant=note.participant,
             theme=data.get("theme", note.theme),
+            precondition=self.if_match(),
         )
         serializer.instance = self.get_queryset().get(pk=note.pk)
 
@@ -399,7 +431,7 @@ class SessionNoteViewSet(
     @action(detail=True, methods=["post"])
     def sign(self, request, pk=None):
         note = self.get_object()
-        note_sign(note=note, by=request.user)
+        note_sign(note=note, by=request.user, precondition=self.if_match())
         return self.respond_with(self.get_queryset().get(pk=note.pk))
 
     @extend_schema(
