@@ -16,12 +16,14 @@ from django.db import connection
 # cautious.
 POSTGRESQL_WATERMARK = """
 WITH snap AS (SELECT pg_current_snapshot() AS s)
-SELECT COALESCE(
-    (SELECT min(x::text::bigint) FROM snap, pg_snapshot_xip(snap.s) AS x
-     WHERE (x::text::bigint % 4294967296) NOT IN (
-         SELECT backend_xid::text::bigint FROM pg_stat_activity
-         WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL)),
-    (SELECT pg_snapshot_xmax(snap.s)::text::bigint FROM snap))
+SELECT LEAST(
+    COALESCE(
+        (SELECT min(x::text::bigint) FROM snap, pg_snapshot_xip(snap.s) AS x
+         WHERE (x::text::bigint % 4294967296) NOT IN (
+             SELECT backend_xid::text::bigint FROM pg_stat_activity
+             WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL)),
+        (SELECT pg_snapshot_xmax(snap.s)::text::bigint FROM snap)),
+    pg_current_xact_id_if_assigned()::text::bigint)
 """
 # SQLite has one writer at a time and numbers its writes in commit order: the next number.
 SQLITE_WATERMARK = """
