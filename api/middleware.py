@@ -1,4 +1,4 @@
-"""Every API answer that is an error is JSON.
+"""Every API answer that is an error is JSON; no API answer is kept by a cache.
 
 Django answers some requests before a view runs (no such URL, a body too large, a method a
 plain view lacks, an exception in a middleware) with an HTML page; for `/api/` those become
@@ -16,6 +16,8 @@ from .exceptions import error_body
 from .request_id import API_PREFIX
 
 logger = logging.getLogger("api.requests")
+# What holds no personal data and may be cached: the schema and its browsable docs.
+PUBLIC = ("/api/v1/schema/", "/api/v1/docs/")
 CODES = {
     400: ("bad_request", "The request could not be understood."),
     401: ("not_authenticated", "Sign in first."),
@@ -48,6 +50,9 @@ class APIErrorsMiddleware:
         if length.isdigit() and int(length) > settings.API_MAX_BODY_BYTES:
             return _error(413, request)
         response = self.get_response(request)
+        if not response.has_header("Cache-Control") and not request.path.startswith(PUBLIC):
+            # Participants, rosters, notes, exports, PDFs: no cache keeps a copy.
+            response["Cache-Control"] = "no-store"
         if response.status_code < 400 or getattr(response, "streaming", False):
             return response
         body = _json_of(response)

@@ -50,7 +50,9 @@ def _scope_insert(spec, row, change):
     user, institution, group = (part.format(r=row) for part in spec)
     return (
         "INSERT INTO sync_scopechange (user_id, institution_id, group_id, change_number) "
-        f"SELECT {user}, {institution}, {group}, {change} WHERE {user} IS NOT NULL;"
+        f"SELECT {user}, {institution}, {group}, {change} "
+        # No institution: the group went first (a flush); its rows leave by their tombstones.
+        f"WHERE {user} IS NOT NULL AND {institution} IS NOT NULL;"
     )
 
 

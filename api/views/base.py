@@ -23,6 +23,8 @@ class ScopedViewSet(ConditionalRequestsMixin, viewsets.GenericViewSet):
 
     visible_to = ALL_ROLES
     throttle_classes = [UserWriteThrottle]
+    # Ids are numbers: `sessions/abc/` is no address at all (a JSON 404, api/middleware.py).
+    lookup_value_regex = r"[0-9]+"
     # Actions whose service checks If-Match under its own row lock (`precondition=`); the
     # others lock the object here, in the request's transaction, and check it then.
     service_checks_if_match: tuple[str, ...] = ("update", "partial_update")
