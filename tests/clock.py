@@ -47,8 +47,8 @@ def for_subprocess() -> dict[str, str]:
 
 
 def days_ahead_at(days: int, hour: int, minute: int = 0, tz=WARSAW) -> datetime.datetime:
-    """That many days from today in `tz`, at that wall-clock time there. Unlike `now() + N days`
-    it never lands just before midnight, so a session built from it never runs into the next
-    day, whatever the hour the suite runs."""
+    """That many days from today in `tz` (negative: ago), at that wall-clock time there.
+    Unlike `now() + N days` it lands on the day meant even across a daylight-saving change
+    and never just before midnight, whatever the hour the suite runs."""
     day = timezone.localdate(timezone=tz) + datetime.timedelta(days=days)
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=tz)
