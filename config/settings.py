@@ -369,4 +369,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's own "django" logger prints under DEBUG and passes on to the root as well:
+        # each of its lines ("Watching for file changes…") came out twice. Once, through root.
+        "django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO")},
+        # WeasyPrint narrates every PDF ("Step 2 - Fetching and parsing CSS"); its warnings stay.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run in this process: no line per finished task, and no warning that the broker
+    # (there is none) has no host name. A worker keeps both.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
