@@ -221,13 +221,13 @@ class AppointmentType(ResourceType):
 
     def filter_patient(self, key, queryset, values):
         ids = numeric_ids(reference_ids(values, "Patient"))
-        day = TruncDate(OuterRef("starts_at"))
+        day = OuterRef("fhir_day")
         members = (
             MEMBERS.filter(group=OuterRef("group_id"), participant_id__in=ids, joined_on__lte=day)
             .filter(Q(left_on__isnull=True) | Q(left_on__gt=day))
             .for_user(self.user, roles=CLINICAL_ROLES)
         )
-        return queryset.filter(Exists(members))
+        return queryset.annotate(fhir_day=TruncDate("starts_at")).filter(Exists(members))
 
     def represent(self, rows):
         sessions = [session for _key, session in rows]

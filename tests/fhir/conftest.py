@@ -104,6 +104,7 @@ def _world(institution, group, facilitator):
         group=group,
         created_by=facilitator,
         status=Enrollment.Status.WITHDRAWN,
+        joined_on=group.starts_on,
         left_on=timezone.localdate() - datetime.timedelta(days=5),
         end_reason="Moved away.",
     )
