@@ -161,7 +161,7 @@ def filter_date(queryset: QuerySet, field_name: str, values: list[str]) -> Query
     condition = None
     for value in values:
         prefix, text = ("eq", value)
-        if value[:2].isalpha():
+        if value[:2].isalpha() and value[2:3].isdigit():
             prefix, text = value[:2], value[2:]
         if prefix not in DATE_PREFIXES:
             raise FhirError(
