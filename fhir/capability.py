@@ -27,6 +27,11 @@ def capability_statement(base_url: str) -> dict:
                 "conditionalRead": "not-supported",
                 "conditionalUpdate": False,
                 "conditionalDelete": "not-supported",
+                **(
+                    {"searchInclude": list(resource_type.includes)}
+                    if resource_type.includes
+                    else {}
+                ),
                 "searchParam": [
                     {
                         "name": parameter.name,

@@ -47,9 +47,12 @@ class Query:
     parameters: list[tuple[str, list[str]]] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     cursor: tuple[str, int] | None = None
+    includes: list[str] = field(default_factory=list)  # `_include` values this type serves
 
 
-def read_query(query_dict, supported: set[str], *, strict: bool) -> Query:
+def read_query(
+    query_dict, supported: set[str], *, strict: bool, includes: tuple[str, ...] = ()
+) -> Query:
     """The supported parameters of a search; what FHIR says of the rest.
 
     An unknown parameter is ignored (FHIR's lenient handling, the default) or refused with 400
@@ -61,6 +64,17 @@ def read_query(query_dict, supported: set[str], *, strict: bool) -> Query:
         base, _sep, modifier = name.partition(":")
         if base in RESULT_PARAMETERS:
             _read_result_parameter(query, base, values[-1])
+            continue
+        if name == "_include":
+            for value in values:
+                if value in includes:
+                    query.includes.append(value)
+                elif strict:
+                    raise FhirError(
+                        400,
+                        "not-supported",
+                        _("_include=%(value)s is not supported here.") % {"value": value},
+                    )
             continue
         if base not in supported:
             if strict:
@@ -102,6 +116,7 @@ def _read_result_parameter(query: Query, name: str, value: str) -> None:
 def query_string(query: Query) -> list[tuple[str, str]]:
     """The parameters actually used, as FHIR asks the self link to carry them."""
     pairs = [(name, ",".join(values)) for name, values in query.parameters]
+    pairs += [("_include", value) for value in query.includes]
     if query.count != DEFAULT_COUNT:
         pairs.append(("_count", str(query.count)))
     return pairs

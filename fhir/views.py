@@ -121,10 +121,16 @@ class SearchView(FhirView):
 
     def get(self, request, resource_type):
         resources = self.resource_type(resource_type)
-        query = read_query(request.query_params, resources.supported(), strict=_is_strict(request))
+        query = read_query(
+            request.query_params,
+            resources.supported(),
+            strict=_is_strict(request),
+            includes=resources.includes,
+        )
         rows, next_cursor = read_page(resources.search(query), query)
-        entries = resources.represent(rows)
+        entries = [(resource, "match") for resource in resources.represent(rows)]
         resources.audit_page(rows)
+        entries += [(resource, "include") for resource in resources.included(query, rows)]
         base = self.base_url()
         link_base = request.build_absolute_uri(request.path)
         params = query_string(query)
@@ -141,9 +147,9 @@ class SearchView(FhirView):
                 {
                     "fullUrl": f"{base}{entry['resourceType']}/{entry['id']}",
                     "resource": entry,
-                    "search": {"mode": "match"},
+                    "search": {"mode": mode},
                 }
-                for entry in entries
+                for entry, mode in entries
             ],
         }
         if not bundle["entry"]:

@@ -32,6 +32,8 @@ class ResourceType:
     # Search parameters beyond _id (and _lastUpdated where rows keep a change time).
     parameters: tuple[SearchParameter, ...] = ()
     has_last_updated = True
+    # `_include` values served (CapabilityStatement searchInclude).
+    includes: tuple[str, ...] = ()
 
     def __init__(self, request):
         self.request = request
@@ -103,6 +105,11 @@ class ResourceType:
     def represent(self, rows: list[tuple[str, object]]) -> list[dict]:
         """The resources of a page of rows, with a constant number of queries."""
         raise NotImplementedError
+
+    def included(self, query: Query, rows: list[tuple[str, object]]) -> list[dict]:
+        """The resources `_include` adds to a page (search mode "include"), audited as reads
+        of their own type."""
+        return []
 
     def audit_read(self, key: str, row) -> None:
         """Leave the audit row of reading one resource (types holding participants' records)."""

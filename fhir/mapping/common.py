@@ -19,6 +19,7 @@ ENCOUNTER_TYPE_SYSTEM = f"{BASE}/CodeSystem/encounter-type"
 PROFESSION_SYSTEM = f"{BASE}/CodeSystem/profession"
 INSTITUTION_KIND_SYSTEM = f"{BASE}/CodeSystem/institution-kind"
 GROUP_SEARCH_PARAMETER = f"{BASE}/SearchParameter/Appointment-group"
+ENCOUNTER_GROUP_SEARCH_PARAMETER = f"{BASE}/SearchParameter/Encounter-group"
 
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 V3_PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"

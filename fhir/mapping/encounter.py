@@ -23,6 +23,7 @@ from .base import ResourceType, SearchParameter
 from .common import (
     ATTENDANCE_MARK_EXTENSION,
     ATTENDANCE_MARK_SYSTEM,
+    ENCOUNTER_GROUP_SEARCH_PARAMETER,
     ENCOUNTER_TYPE_SYSTEM,
     V3_ACT_CODE,
     V3_PARTICIPATION_TYPE,
@@ -148,6 +149,12 @@ class EncounterType(ResourceType):
             "Group/… finds the group's sessions, Patient/… a participant's attendance.",
         ),
         SearchParameter(
+            "group",
+            "reference",
+            ENCOUNTER_GROUP_SEARCH_PARAMETER,
+            "A Group's sessions and the attendance at them (Krąg's parameter).",
+        ),
+        SearchParameter(
             "part-of",
             "reference",
             "http://hl7.org/fhir/SearchParameter/Encounter-part-of",
@@ -220,6 +227,12 @@ class EncounterType(ResourceType):
         if key == SESSIONS:
             return queryset.filter(group_id__in=numeric_ids(reference_ids(values, "Group")))
         return self.filter_patient(key, queryset, values)
+
+    def filter_group(self, key, queryset, values):
+        groups = numeric_ids(reference_ids(values, "Group"))
+        if key == SESSIONS:
+            return queryset.filter(group_id__in=groups)
+        return queryset.filter(session__group_id__in=groups)
 
     def filter_part_of(self, key, queryset, values):
         if key == SESSIONS:

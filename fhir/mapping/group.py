@@ -90,6 +90,8 @@ class GroupType(ResourceType):
     def streams(self):
         return [Stream("", self.scoped(SupportGroup.objects.all()))]
 
+    includes = ("Group:member",)
+
     def filter_member(self, key, queryset, values):
         ids = numeric_ids(reference_ids(values, "Patient"))
         # Only memberships the reader may see: an auditor's search by member finds nothing.
@@ -97,11 +99,35 @@ class GroupType(ResourceType):
         visible = visible.for_user(self.user, roles=CLINICAL_ROLES)
         return queryset.filter(Exists(visible))
 
-    def represent(self, rows):
-        groups = [support_group for _key, support_group in rows]
+    def _members(self, groups) -> dict[int, list[Enrollment]]:
+        """The members of the groups whose members the reader may see (one query)."""
         readable = [g.pk for g in groups if sees_members(self.user, g.institution_id)]
         members: dict[int, list[Enrollment]] = {pk: [] for pk in readable}
         if readable:
             for enrollment in MEMBERS.filter(group_id__in=readable).order_by("joined_on", "pk"):
                 members[enrollment.group_id].append(enrollment)
+        return members
+
+    def represent(self, rows):
+        groups = [support_group for _key, support_group in rows]
+        members = self._members(groups)
         return [group(g, members.get(g.pk)) for g in groups]
+
+    def included(self, query, rows):
+        """`_include=Group:member`: the members' Patients, as PatientType shows and audits
+        them (only where the reader sees members: an auditor's page includes no one)."""
+        if "Group:member" not in query.includes:
+            return []
+        from .patient import PatientType
+
+        ids = {
+            enrollment.participant_id
+            for enrollments in self._members([g for _key, g in rows]).values()
+            for enrollment in enrollments
+        }
+        patients = PatientType(self.request)
+        people = [("", p) for p in patients.streams()[0].queryset.filter(pk__in=ids).order_by("pk")]
+        if not people:
+            return []
+        patients.audit_page(people)
+        return patients.represent(people)

@@ -40,10 +40,12 @@ def test_the_capability_statement_lists_exactly_the_types_and_parameters_served(
         "_lastUpdated",
         "patient",
         "subject",
+        "group",
         "part-of",
         "date",
         "status",
     }
+    assert resources["Group"]["searchInclude"] == ["Group:member"]
     assert names["Appointment"] == {
         "_id",
         "_lastUpdated",

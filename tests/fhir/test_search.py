@@ -196,6 +196,9 @@ def test_each_search_parameter_finds_what_it_names(fhir, anna, world_a):
         str(s.pk) for s in (held, world_a.online, world_a.cancelled)
     }
     assert found(f"Encounter?subject=Patient/{alias_only.pk}") == {f"{held.pk}-{alias_only.pk}"}
+    assert found(f"Encounter?group={group}") == found(f"Encounter?subject={group}") | {
+        f"{r.session_id}-{r.participant_id}" for r in world_a.marks
+    }
     assert found(f"Encounter?part-of=Encounter/{held.pk}") == {
         member,
         f"{held.pk}-{alias_only.pk}",
@@ -208,6 +211,31 @@ def test_each_search_parameter_finds_what_it_names(fhir, anna, world_a):
         f"{world_a.online.pk}-{named.pk}",
     }
     assert found("Organization?_id=abc") == set()
+
+
+def test_include_group_member_adds_the_members_patients_named_and_audited_as_patients(
+    fhir, anna, olga, world_a
+):
+    from audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    bundle = fhir(anna).read(f"Group?_id={world_a.group.pk}&_include=Group:member")
+    modes = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]]
+    assert modes[0] == ("Group", "match")
+    included = {e["resource"]["id"]: e["resource"] for e in bundle["entry"][1:]}
+    assert set(included) == {str(p.pk) for p in (world_a.named, world_a.alias_only, world_a.former)}
+    assert {"use": "official", "text": "Janina Kowalska"} in included[str(world_a.named.pk)]["name"]
+    assert {e["search"]["mode"] for e in bundle["entry"][1:]} == {"include"}
+    (event,) = AuditEvent.objects.filter(pk__gt=before)  # nothing for the group itself
+    assert event.action == "participant.listed"
+    assert set(event.details["ids"]) == {int(i) for i in included}
+    assert "_include=Group%3Amember" in bundle["link"][0]["url"]
+    # An auditor's page includes no one; another _include is ignored, or refused when strict.
+    assert len(fhir(olga).read("Group?_include=Group:member")["entry"]) == 1
+    assert len(fhir(anna).read("Group?_include=Group:managing-entity")["entry"]) == 1
+    fhir(anna).read(
+        "Group?_include=Group:managing-entity", status=400, HTTP_PREFER="handling=strict"
+    )
 
 
 @pytest.fixture
@@ -271,6 +299,9 @@ def test_a_pages_queries_do_not_grow_with_its_size(
                 bundle = client.read(f"{resource_type}?_count={size}")
             if resource_type not in ("Organization", "Practitioner"):
                 assert len(entries(bundle)) == size
+            if resource_type == "Group":
+                with django_assert_max_num_queries(MAX_QUERIES["Group"] + 5):
+                    client.read(f"Group?_count={size}&_include=Group:member")
             deeper = next_link(bundle)
             if deeper:
                 with django_assert_max_num_queries(MAX_QUERIES[resource_type]):
