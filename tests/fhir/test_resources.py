@@ -234,3 +234,17 @@ def test_the_validation_refuses_what_r4_does_not_allow():
         validate({"resourceType": "Encounter", "status": "finished"})  # class is required in R4
     with pytest.raises(ValueError):
         validate({"resourceType": "Patient", "nickname": "x"})
+
+
+def test_an_erased_participant_is_an_inactive_patient_known_by_code_only(fhir, ewa, world_a):
+    from django.utils import timezone
+
+    from clinics.models import Participant
+
+    Participant.objects.filter(pk=world_a.named.pk).update(
+        erased_at=timezone.now(), alias="", legal_name="", birth_year=None
+    )
+    patient = fhir(ewa).read(f"Patient/{world_a.named.pk}")
+    assert patient["active"] is False
+    assert patient["identifier"][0]["value"] == world_a.named.code
+    assert "name" not in patient and "birthDate" not in patient
