@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 
 from clinics.models import Institution, StaffMembership
+from sessions.models import GroupFacilitator, Session
 
 from ..search import Stream
 from .base import ResourceType
@@ -54,8 +55,9 @@ def practitioner(user, memberships: list[StaffMembership]) -> dict:
 class PractitionerType(ResourceType):
     name = "Practitioner"
     documentation = (
-        "Staff of the user's institutions who may facilitate (admins, facilitators, staff), "
-        "with their profession there. Users keep no change time: no _lastUpdated."
+        "Staff of the user's institutions (admins, facilitators, staff) with their profession "
+        "there, and anyone their sessions name as a facilitator or substitute. Users keep no "
+        "change time: no _lastUpdated."
     )
     has_last_updated = False
 
@@ -66,8 +68,18 @@ class PractitionerType(ResourceType):
         )
 
     def streams(self):
+        # Staff of the reader's institutions, and whoever their sessions name as a facilitator
+        # or a substitute: every Practitioner reference the facade gives out can be read.
+        institutions = Institution.objects.for_user(self.user).values("pk")
         staff = self._memberships().filter(user=OuterRef("pk"))
-        return [Stream("", get_user_model().objects.filter(Exists(staff)))]
+        leads = GroupFacilitator.objects.filter(
+            user=OuterRef("pk"), group__institution__in=institutions
+        )
+        stands_in = Session.objects.filter(
+            substitute_facilitator=OuterRef("pk"), institution__in=institutions
+        )
+        users = get_user_model().objects.filter(Exists(staff) | Exists(leads) | Exists(stands_in))
+        return [Stream("", users)]
 
     def represent(self, rows):
         users = [user for _key, user in rows]

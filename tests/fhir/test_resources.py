@@ -220,7 +220,9 @@ def test_a_session_encounter_and_its_members_encounters_carry_the_marks(fhir, an
 
 def test_practitioners_and_organizations_are_the_readers_institutions(fhir, anna, world_a):
     practitioners = by_id(fhir(anna).read("Practitioner"))
-    assert str(world_a.co.pk) not in practitioners  # a facilitator without a membership here
+    # A co-facilitator without a membership here is still readable: sessions name them.
+    assert "qualification" not in practitioners[str(world_a.co.pk)]
+    assert practitioners[str(world_a.co.pk)]["active"] is False
     assert practitioners[str(anna.pk)]["qualification"][0]["issuer"] == {
         "reference": f"Organization/{world_a.institution.pk}"
     }
@@ -248,3 +250,34 @@ def test_an_erased_participant_is_an_inactive_patient_known_by_code_only(fhir, e
     assert patient["active"] is False
     assert patient["identifier"][0]["value"] == world_a.named.code
     assert "name" not in patient and "birthDate" not in patient
+
+
+def _references(value):
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for inner in value.values():
+            yield from _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _references(inner)
+
+
+@pytest.mark.parametrize("reader", ["anna", "olga"])
+def test_every_reference_the_facade_gives_out_can_be_read(fhir, request, world_a, reader):
+    user = request.getfixturevalue(reader)
+    client = fhir(user)
+    references = set()
+    for resource_type in (
+        "Organization",
+        "Practitioner",
+        "Group",
+        "Patient",
+        "Consent",
+        "Appointment",
+        "Encounter",
+    ):
+        references |= set(_references(entries(client.read(f"{resource_type}?_count=200"))))
+    assert len(references) > (10 if reader == "anna" else 3)
+    for address in sorted(references):
+        client.read(address)
