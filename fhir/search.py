@@ -109,8 +109,7 @@ def _read_result_parameter(query: Query, name: str, value: str) -> None:
         if not match:
             raise invalid(_("This page link is not valid; start the search again."))
         query.cursor = (match["stream"], int(match["after"]))
-    elif name == "_format" and value not in JSON_FORMATS:
-        raise FhirError(406, "not-supported", _("Only JSON is served (_format=json)."))
+    # _format and _pretty change nothing: the view refused any format but JSON already.
 
 
 def query_string(query: Query) -> list[tuple[str, str]]:

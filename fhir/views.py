@@ -24,7 +24,7 @@ from clinics.querysets import forget_memberships
 from .capability import capability_statement
 from .outcome import FhirError, operation_outcome
 from .registry import RESOURCE_TYPES
-from .search import query_string, read_page, read_query
+from .search import JSON_FORMATS, query_string, read_page, read_query
 
 FHIR_JSON = "application/fhir+json"
 
@@ -57,9 +57,14 @@ class FhirView(APIView):
     permission_classes = [IsAuthenticated]
     # Read-only: the API's throttle counts writes, and there are none.
     throttle_classes: list = []
+    # OPTIONS is not a FHIR interaction: 405 like every other method but GET.
+    metadata_class = None
 
     def initial(self, request, *args, **kwargs):
         forget_memberships(request.user)
+        fmt = request.query_params.get("_format")
+        if fmt is not None and fmt not in JSON_FORMATS:
+            raise FhirError(406, "not-supported", _("Only JSON is served (_format=json)."))
         super().initial(request, *args, **kwargs)
 
     def base_url(self) -> str:

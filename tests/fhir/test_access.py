@@ -127,6 +127,12 @@ def test_writes_unknown_types_and_other_interactions_get_an_operation_outcome(fh
         assert response.status_code == 405, method
         assert outcome_code(response.json()) == "not-supported"
         assert response["Cache-Control"] == "no-store"
+    options = client.options(address)
+    assert options.status_code == 405 and outcome_code(options.json()) == "not-supported"
+    assert outcome_code(client.read(addresses(world_a)["Group"] + "?_format=xml", status=406)) == (
+        "not-supported"
+    )
+    assert client.read(addresses(world_a)["Group"] + "?_format=json")["resourceType"] == "Group"
     assert outcome_code(client.read("Observation", status=404)) == "not-supported"
     assert outcome_code(client.read("Patient/1/_history/1", status=404)) == "not-supported"
     assert outcome_code(client.read("Observation/1", status=404)) == "not-supported"
