@@ -9,6 +9,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from fhir.outcome import operation_outcome
+
 from .two_factor import must_verify
 
 SESSION_KEY = "security_2fa_checked_at"
@@ -56,8 +58,6 @@ class TwoFactorMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
         if request.path.startswith("/fhir/"):
-            from fhir.outcome import operation_outcome
-
             return JsonResponse(
                 operation_outcome("login", _("Two-factor verification required.")),
                 status=403,
