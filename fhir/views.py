@@ -59,6 +59,8 @@ class FhirView(APIView):
     throttle_classes: list = []
     # OPTIONS is not a FHIR interaction: 405 like every other method but GET.
     metadata_class = None
+    # Not part of the REST API's OpenAPI schema: FHIR describes itself (GET metadata).
+    schema = None
 
     def initial(self, request, *args, **kwargs):
         forget_memberships(request.user)
