@@ -206,3 +206,28 @@ def test_an_auditors_empty_search_leaves_no_listed_event(fhir, olga, world_a):
     with NewEvents() as events:
         fhir(olga).read("Patient")
     assert events.rows == []
+
+
+READS = {  # resource type -> the personas of A who find A's resources there
+    "Organization": {"ewa", "anna", "marek", "olga"},
+    "Practitioner": {"ewa", "anna", "marek", "olga"},
+    "Group": {"ewa", "anna", "marek", "olga"},
+    "Appointment": {"ewa", "anna", "marek", "olga"},
+    "Patient": {"ewa", "anna", "marek"},
+    "Consent": {"ewa", "anna", "marek"},
+    "Encounter": {"ewa", "anna", "marek"},
+}
+
+
+@pytest.mark.parametrize("persona", ["ewa", "anna", "marek", "olga", "karim"])
+def test_every_persona_reads_what_its_role_allows_in_every_type(fhir, request, world_a, persona):
+    client = fhir(request.getfixturevalue(persona))
+    for resource_type, readers in READS.items():
+        address = addresses(world_a)[resource_type]
+        if persona in readers:
+            assert client.read(address)["resourceType"] == resource_type
+            assert entries(client.read(resource_type)), (persona, resource_type)
+        else:
+            client.read(address, status=404)
+            found = {r["id"] for r in entries(client.read(resource_type))}
+            assert address.split("/")[1] not in found, (persona, resource_type)
