@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "api",
+    "fhir.apps.FhirConfig",  # the read-only FHIR R4 facade (/fhir/r4/)
     "staff",
 ]
 
@@ -204,6 +205,12 @@ SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # The public address printed on certificates before /verify/<code>/ (e.g. https://krag.example.org);
 # empty prints the path alone.
 REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
+
+# --- FHIR R4 facade (fhir/, docs/fhir.md) -----------------------------------------------------
+# The URI namespace of Krąg's own identifier systems, code systems and the attendance-mark
+# extension. example.org is reserved for documentation: a deployment that publishes its
+# profiles sets its own address once, before any system stores identifiers read from it.
+FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://krag.example.org/fhir")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
