@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,10 +23,13 @@ def krag(tmp_path_factory):
     schema = root / "schema.json"
     schema.write_text(json.dumps(SchemaGenerator().get_schema(request=None, public=True)))
     package = root / "krag_client"
+    # The generator has a virtualenv of its own (it needs pydantic 2; scripts/install).
+    generator = Path(settings.BASE_DIR) / ".venv-tools" / "bin" / "openapi-python-client"
+    assert generator.exists(), "run scripts/install: it installs openapi-python-client"
     bin_dir = str(Path(sys.executable).parent)  # the generator formats its output with ruff
-    result = subprocess.run(  # noqa: S603  (our own interpreter's tool, our own schema)
+    result = subprocess.run(  # noqa: S603  (the project's own tool, our own schema)
         [
-            str(Path(bin_dir) / "openapi-python-client"),
+            str(generator),
             "generate",
             "--path",
             str(schema),
