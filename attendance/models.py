@@ -78,7 +78,7 @@ class Enrollment(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -184,7 +184,7 @@ class Consent(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -278,7 +278,7 @@ class AttendanceRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = AttendanceQuerySet.as_manager()
 

@@ -69,7 +69,7 @@ class Institution(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = InstitutionQuerySet.as_manager()
 
@@ -102,7 +102,7 @@ class Site(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SiteQuerySet.as_manager()
 
@@ -129,7 +129,7 @@ class Room(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = RoomQuerySet.as_manager()
 
@@ -248,7 +248,7 @@ class Participant(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = ParticipantQuerySet.as_manager()
 

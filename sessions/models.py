@@ -93,7 +93,7 @@ class SupportGroup(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SupportGroupQuerySet.as_manager()
 
@@ -276,7 +276,7 @@ class Session(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -350,7 +350,7 @@ class SessionNote(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
     # mobile app's sync tokens); never set here.
-    change_number = models.BigIntegerField(default=0, editable=False)
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionNoteQuerySet.as_manager()
 
