@@ -1,5 +1,6 @@
 """The audit log for institution admins: search it (audit-events/) or export it as CSV."""
 
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -18,6 +19,7 @@ from audit.filtersets import AuditEventFilterSet, admin_institutions
 from audit.models import AuditEvent
 from audit.pagination import BadCursor, page_of
 from audit.services import audit_record
+from clinics.models import Institution
 
 from ..pagination import PageNumberPagination
 from ..serializers.audit import AuditEventSerializer
@@ -105,6 +107,15 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
     filterset_class = AuditEventFilterSet
     filter_backends = [DjangoFilterBackend]  # one order, the cursor's
     pagination_class = AuditCursorPagination
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            # A page's events share one or two institutions: fetched once, not one per event.
+            queryset = queryset.select_related(None).prefetch_related(
+                Prefetch("institution", queryset=Institution.objects.only("name"))
+            )
+        return queryset
 
     def scope(self, queryset, roles):
         return queryset.for_user(self.request.user)
