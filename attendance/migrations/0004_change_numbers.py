@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('attendance', '0003_attendance_composite_indexes_only'),
         ('clinics', '0004_change_numbers'),
-        ('group_sessions', '0003_change_numbers'),
+        ('group_sessions', '0004_change_numbers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("clinics", "0004_change_numbers"),
-        ("group_sessions", "0003_change_numbers"),
+        ("group_sessions", "0004_change_numbers"),
         ("attendance", "0004_change_numbers"),
     ]
 

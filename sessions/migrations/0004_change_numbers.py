@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clinics', '0004_change_numbers'),
-        ('group_sessions', '0002_encrypt_sensitive_fields'),
+        ('group_sessions', '0003_sessions_by_composite_indexes_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
