@@ -191,6 +191,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
+# An outbox message claimed this long ago by a sender that never said how it went belongs to a
+# dead worker (the hard time limit stops any live one sooner): its fate is unknown and it is
+# sent again once (notifications/services/outbox.py). The margin covers clocks apart.
+OUTBOX_SENDING_TIMEOUT = env_int("OUTBOX_SENDING_TIMEOUT", CELERY_TASK_TIME_LIMIT + 30)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # With late acknowledgement, a task still running when the broker connection drops is
