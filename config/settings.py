@@ -114,10 +114,16 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
     if env_bool("DATABASE_POOL", True):
+        from psycopg_pool import ConnectionPool
+
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 2),
             "max_size": env_int("DATABASE_POOL_MAX", 10),
             "timeout": 10,
+            # Every connection is checked (an empty query) as it leaves the pool: after a
+            # PostgreSQL restart the dead ones are replaced, not handed to a request that would
+            # fail. Nothing is retried: a request whose query was cut off still fails.
+            "check": ConnectionPool.check_connection,
         }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -169,6 +175,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP server may stall before the send fails (Django waits forever by default).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Krąg <no-reply@krag.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -209,6 +217,11 @@ SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # empty prints the path alone.
 REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
 
+# Reverse proxies in front of the web processes that append to X-Forwarded-For. One setting
+# for everything that reads a client's address (DRF's throttles, django-axes, the audit log);
+# 0, the default, ignores X-Forwarded-For altogether. AXES_PROXY_COUNT is its former name.
+PROXY_COUNT = env_int("PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -225,8 +238,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "user_write": env_str("THROTTLE_USER_WRITE", "600/min"),
+        # Sign-in attempts per username (guessing one account's password is slow) and per
+        # client address, high enough for 200 staff behind one hospital NAT address at 08:00.
         "login": env_str("THROTTLE_LOGIN", "10/min"),
+        "login_address": env_str("THROTTLE_LOGIN_ADDRESS", "600/min"),
     },
+    # The client's address: REMOTE_ADDR unless PROXY_COUNT proxies are declared (below).
+    # Never None, which would make DRF trust whatever X-Forwarded-For a client sends.
+    "NUM_PROXIES": PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # The API speaks JSON only: errors are never an HTML page (api/exceptions.py maps the
     # services' ValidationError / PermissionDenied to 400 / 403 with field messages).
@@ -264,12 +283,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A Redis cache that is down answers like an empty one, logged (config/cache.py): the throttle
+# then lets requests through rather than failing every API write with a 500.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache"
         if not env_str("CACHE_URL")
-        else "django.core.cache.backends.redis.RedisCache",
+        else "config.cache.ForgivingRedisCache",
         "LOCATION": env_str("CACHE_URL", "krag"),
+        **(
+            {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+            if env_str("CACHE_URL")
+            else {}
+        ),
     }
 }
 
@@ -330,7 +356,7 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
 # Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from one
 # address, that pair is refused for AXES_COOLOFF_MINUTES — in the staff UI, the admin and the
 # API token login alike (they all call authenticate(request=...)). The address is REMOTE_ADDR,
-# as for the audit log: behind a proxy that sets X-Forwarded-For, set AXES_PROXY_COUNT.
+# as for the audit log: behind a proxy that sets X-Forwarded-For, set PROXY_COUNT.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -342,9 +368,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
-if env_int("AXES_PROXY_COUNT", 0):
-    AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
+if PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # Two-factor sign-in (django-otp, TOTP): optional for every staff member, required for the
 # admins of an institution with "require two-factor sign-in" on (security/two_factor.py).

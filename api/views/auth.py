@@ -13,7 +13,7 @@ from security.two_factor import code_problem_for_token_login
 from ..authentication import TokenAuthentication
 from ..serializers.clinics import MeSerializer
 from ..services import api_token_issue, api_token_revoke
-from ..throttling import LoginThrottle
+from ..throttling import LoginAddressThrottle, LoginThrottle
 
 
 class LoginSerializer(serializers.Serializer):
@@ -54,7 +54,7 @@ class LoginView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [LoginThrottle, LoginAddressThrottle]
 
     @extend_schema(
         summary="Sign in: username and password → a token",
