@@ -79,6 +79,8 @@ def _clean_parameters(report_type: str, parameters: dict, by) -> tuple[dict, dic
                 clean[name] = datetime.date.fromisoformat(str(value)).isoformat()
             except ValueError:
                 errors[name] = _("Enter a date as YYYY-MM-DD.")
+        elif "\x00" in str(value):  # PostgreSQL's text refuses NUL: say so, do not fail
+            errors[name] = _("This parameter holds a character that is not allowed.")
         else:
             clean[name] = str(value).strip()[:200]
     unknown = set(parameters) - set(expected)
@@ -133,11 +135,14 @@ def report_request(*, type: str, parameters: dict, by, language: str | None = No
         requested_by=by,
         verification_code=_new_code() if type == Type.ATTENDANCE_CERTIFICATE else None,
     )
+    # A certificate's recipient is free text (a court, an employer): it stays on the run.
+    audited = {k: v for k, v in clean.items() if k != "recipient"}
     audit_record(
         actor=by,
         action="report.request",
         obj=run,
-        details={"type": type, "parameters": clean, "language": run.language},
+        details={"type": type, "parameters": audited, "language": run.language}
+        | ({"fields": ["parameters.recipient"]} if "recipient" in clean else {}),
     )
     if type == Type.PARTICIPANT_EXPORT:
         # An access export reads the whole record: the participant's log shows it.
