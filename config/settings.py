@@ -113,17 +113,16 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'krag.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    # With the pool, Django hands psycopg_pool `check=ConnectionPool.check_connection`: every
+    # connection is checked (an empty query) as it leaves the pool, so after a PostgreSQL
+    # restart the dead ones are replaced, not handed to a request that would fail. Nothing is
+    # retried: a request whose query was cut off by the restart itself still fails.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env_bool("DATABASE_POOL", True):
-        from psycopg_pool import ConnectionPool
-
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 2),
             "max_size": env_int("DATABASE_POOL_MAX", 10),
             "timeout": 10,
-            # Every connection is checked (an empty query) as it leaves the pool: after a
-            # PostgreSQL restart the dead ones are replaced, not handed to a request that would
-            # fail. Nothing is retried: a request whose query was cut off still fails.
-            "check": ConnectionPool.check_connection,
         }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -198,7 +197,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    # A publisher (a web request) whose broker is down tries to connect twice, at once, then
+    # gives up (about 6 s by Kombu's default): the work is committed, and the sweeps hand it
+    # over later. The worker's own connection keeps retrying (broker_connection_retry).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 # An outbox message claimed this long ago by a sender that never said how it went belongs to a
 # dead worker (the hard time limit stops any live one sooner): its fate is unknown and it is
 # sent again once (notifications/services/outbox.py). The margin covers clocks apart.

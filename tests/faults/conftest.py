@@ -102,13 +102,23 @@ class ScratchRedis:
             pytest.fail(f"port {REDIS_PORT} is taken: another fault run, or a stale redis")
         command = ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.folder)]
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed command
-            command,
-            stdout=(self.folder / "redis.log").open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(lambda: _port_open(REDIS_PORT), "the scratch Redis to listen")
+        # The port can be briefly held as the local end of some client's outgoing connection
+        # (it lies in the ephemeral range): then redis-server exits at once, and is tried again.
+        for _attempt in range(20):
+            self.process = subprocess.Popen(  # noqa: S603 - a fixed command
+                command,
+                stdout=(self.folder / "redis.log").open("a"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            wait_for(
+                lambda: _port_open(REDIS_PORT) or self.process.poll() is not None,
+                "the scratch Redis to listen",
+            )
+            if self.process.poll() is None:
+                return
+            time.sleep(1)
+        pytest.fail(f"the scratch Redis could not listen on {REDIS_PORT}: see redis.log")
 
     def stop(self):
         if self.process is not None:
