@@ -32,6 +32,6 @@ def on_postgresql(sql):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0001_initial")]
+    dependencies = [("audit", "0002_audit_by_institution_and_time")]
 
     operations = [migrations.RunPython(on_postgresql(CREATE), on_postgresql(DROP))]
