@@ -67,6 +67,8 @@ class Enrollment(models.Model):
     joined_on = models.DateField(_("joined on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     end_reason = models.TextField(_("reason for leaving"), blank=True)
+    # db_default: the scale seeder (bench/) inserts rows with raw SQL that names no such column.
+    referral_reason = models.TextField(_("reason for the referral"), blank=True, db_default="")
     is_walk_in = models.BooleanField(_("walk-in"), default=False)
     admitted_with_override = models.BooleanField(
         _("admitted with an admin's override"), default=False

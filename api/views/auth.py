@@ -16,7 +16,7 @@ from ..authentication import TokenAuthentication
 from ..conditional import IDEMPOTENCY_HEADER, ConditionalRequestsMixin
 from ..serializers.clinics import MeSerializer
 from ..services import api_token_issue, api_token_revoke
-from ..throttling import LoginThrottle
+from ..throttling import LoginAddressThrottle, LoginThrottle
 
 
 class LoginSerializer(serializers.Serializer):
@@ -60,7 +60,7 @@ class LoginView(ConditionalRequestsMixin, APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [LoginThrottle, LoginAddressThrottle]
     idempotency_sealed = True
 
     @extend_schema(

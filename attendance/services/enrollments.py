@@ -205,9 +205,16 @@ def enrollment_refer(
         group=group,
         referral_source=referral_source,
         end_reason="",
+        referral_reason=(reason or "").strip(),
         created_by=by,
     )
-    audit_record(actor=by, action="enrollment.referred", obj=enrollment, details={"reason": reason})
+    # Free text stays on its record; the audit event only names the field (erasure reaches it).
+    audit_record(
+        actor=by,
+        action="enrollment.referred",
+        obj=enrollment,
+        details={"fields": ["referral_reason"]},
+    )
     return enrollment
 
 
@@ -372,7 +379,7 @@ def _end(
     enrollment.end_reason = (reason or "").strip()
     enrollment.offer_expires_at = None
     enrollment.save()
-    audit_record(actor=by, action=action, obj=enrollment, details={"reason": enrollment.end_reason})
+    audit_record(actor=by, action=action, obj=enrollment, details={"fields": ["end_reason"]})
     return enrollment
 
 

@@ -317,7 +317,7 @@ def session_cancel(
         actor=by,
         action="session.cancelled",
         obj=session,
-        details={"reason": session.cancellation_reason},
+        details={"fields": ["cancellation_reason"]},  # the reason stays on the session
     )
     from notifications.hooks import session_changed
 
@@ -344,7 +344,12 @@ def session_mark_not_held(
     session.status = Session.Status.NOT_HELD
     session.cancellation_reason = reason
     session.save()
-    audit_record(actor=by, action="session.not_held", obj=session, details={"reason": reason})
+    audit_record(
+        actor=by,
+        action="session.not_held",
+        obj=session,
+        details={"fields": ["cancellation_reason"]},
+    )
     return session
 
 

@@ -109,8 +109,10 @@ def confirmed_device(user) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
 
 
-def code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+def code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """The device's current code, or the next one (a used code is not accepted twice)."""
+    t0 = device.t0 - steps_ahead * device.step
+    return f"{totp(device.bin_key, step=device.step, t0=t0, digits=device.digits):06d}"
 
 
 @pytest.fixture
@@ -215,7 +217,7 @@ def test_staff_can_turn_their_own_codes_off_and_only_their_own(anna, marek):
     confirmed_device(anna)
     with pytest.raises(ValidationError, match="Only the platform operator"):
         two_factor_disable(user=anna, by=marek)
-    two_factor_disable(user=anna, by=anna)
+    two_factor_disable(user=anna, by=anna, password=PASSWORD, token=code(anna.totpdevice_set.get()))
     assert not TOTPDevice.objects.filter(user=anna).exists()
     assert AuditEvent.objects.filter(action="auth.two_factor_disabled").count() == 1
 
@@ -274,3 +276,55 @@ def test_an_admin_who_must_use_codes_sets_them_up_before_any_token(ewa, strict_a
 
 def test_staff_without_codes_get_a_token_with_the_password(marek):
     assert token_login("marek").status_code == 200
+
+
+def verified_client(client, user, device):
+    sign_in(client, user.username)
+    client.post(reverse("security:two_factor_verify"), {"token": code(device), "next": "/"})
+    return client
+
+
+def test_a_password_alone_cannot_turn_two_factor_off(client, anna):
+    # Issue 15: signed in with the password, the code not given, the off page was exempt.
+    confirmed_device(anna)
+    sign_in(client, "anna")
+    page = client.get(reverse("security:two_factor_setup"))
+    assert page["Location"].startswith(reverse("security:two_factor_verify"))
+    response = client.post(reverse("security:two_factor_off"), {"password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("security:two_factor_verify"))
+    assert TOTPDevice.objects.filter(user=anna, confirmed=True).exists()
+    assert client.get(reverse("staff:participants")).status_code == 302
+
+
+def test_turning_codes_off_needs_the_password_and_a_fresh_code_and_is_audited(
+    client, anna, settings
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp slows retries down; not the point here
+    device = confirmed_device(anna)
+    verified_client(client, anna, device)
+    fresh = code(device, steps_ahead=1)
+    client.post(reverse("security:two_factor_off"), {"password": "wrong", "token": fresh})
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": "000000"})
+    assert TOTPDevice.objects.filter(user=anna).exists()
+    refusals = AuditEvent.objects.filter(actor=anna, action="auth.two_factor_change_refused")
+    assert [event.details["fields"] for event in refusals.order_by("pk")] == [
+        ["password"],
+        ["token"],
+    ]
+    # The code used to sign in is spent: the off switch needs the next one.
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": code(device)})
+    assert TOTPDevice.objects.filter(user=anna).exists()
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": fresh})
+    assert not TOTPDevice.objects.filter(user=anna).exists()
+    assert AuditEvent.objects.filter(actor=anna, action="auth.two_factor_disabled").count() == 1
+
+
+def test_only_the_code_page_is_open_before_the_code(client, anna):
+    confirmed_device(anna)
+    sign_in(client, "anna")
+    assert client.get(reverse("security:two_factor_verify")).status_code == 200
+    for name in ("security:two_factor_setup", "security:two_factor_off"):
+        response = client.post(reverse(name), {"token": "000000"})
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("security:two_factor_verify") + "?")
