@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance', '0003_attendance_composite_indexes_only'),
+        ('attendance', '0004_change_numbers'),
     ]
 
     operations = [
