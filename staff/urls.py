@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, calendar, groups, participants, reports, sessions, today
+from .views import auth, calendar, groups, participants, reports, search, sessions, today
 
 app_name = "staff"
 
@@ -66,6 +66,11 @@ urlpatterns = [
         participants.participant_identity,
         name="participant_identity",
     ),
+    path("search/", search.search_page, name="search"),
+    path("search/participants/", search.participants_json, name="search_participants"),
+    path("search/groups/", search.groups_json, name="search_groups"),
+    path("search/sessions/", search.sessions_json, name="search_sessions"),
+    path("search/staff/", search.staff_json, name="search_staff"),
     path("reports/", reports.report_list, name="reports"),
     path("reports/<int:pk>/", reports.report_detail, name="report"),
     path("reports/<int:pk>/download/", reports.report_file, name="report_file"),

@@ -117,6 +117,7 @@ def _group_context(request, group, **forms):
     planner = can_plan(user, group.institution_id)
     add_member_form = forms.get("add_member_form") or AddMemberForm(
         participants=_candidates(user, group),
+        group=group,
         initial={"then": "admit", "referral_source": Enrollment.ReferralSource.SELF},
     )
     return {
@@ -139,7 +140,9 @@ def _group_context(request, group, **forms):
         "is_admin": role_of(user, group.institution_id) == Role.ADMIN,
         "add_member_form": add_member_form,
         "facilitator_form": forms.get("facilitator_form")
-        or FacilitatorForm(users=_facilitator_users(group.institution)),
+        or FacilitatorForm(
+            users=_facilitator_users(group.institution), institution=group.institution
+        ),
         "action_errors": forms.get("action_errors", {}),
     }
 
@@ -166,7 +169,7 @@ def group_detail(request, pk):
 @require_POST
 def group_add_member(request, pk):
     group = get_group(request.user, pk)
-    form = AddMemberForm(request.POST, participants=_candidates(request.user, group))
+    form = AddMemberForm(request.POST, participants=_candidates(request.user, group), group=group)
     if form.is_valid():
         try:
             member_add(
@@ -235,7 +238,9 @@ def group_facilitator(request, pk):
             _("Your role does not allow this: %(action)s")
             % {"action": _("change a group's facilitators")}
         )
-    form = FacilitatorForm(request.POST, users=_facilitator_users(group.institution))
+    form = FacilitatorForm(
+        request.POST, users=_facilitator_users(group.institution), institution=group.institution
+    )
     if form.is_valid():
         try:
             group_facilitator_set(
@@ -280,6 +285,7 @@ def group_new(request):
     lead_form = FacilitatorForm(
         data,
         users=users,
+        institution=institution,
         prefix="f",
         initial={"user": lead_default, "role": GroupFacilitator.Role.LEAD},
     )

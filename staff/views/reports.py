@@ -3,10 +3,8 @@
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -17,19 +15,13 @@ from sessions.models import Session, SupportGroup
 
 from ..access import add_service_errors, home_institution, staff_view
 from ..forms import DateInput, StaffForm
+from ..widgets import SearchChoiceField, participant_label, session_label
 
 LANGUAGES = [
     ("pl", gettext_lazy("Polish")),
     ("en", gettext_lazy("English")),
     ("ar", gettext_lazy("Arabic")),
 ]
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class ReportForm(StaffForm):
@@ -40,36 +32,31 @@ class ReportForm(StaffForm):
     def __init__(self, *args, report_type, user, **kwargs):
         super().__init__(*args, **kwargs)
         names = PARAMETERS[report_type]
-        now = timezone.now()
         if "session" in names:
-            self.fields["session"] = forms.ModelChoiceField(
+            self.fields["session"] = SearchChoiceField(
                 label=gettext_lazy("Session"),
-                # The coming half-year (and the session the page was opened for, if any).
+                help_text=gettext_lazy("Type the group's name or a date (2026-12-08)."),
                 queryset=Session.objects.for_user(user)
-                .filter(
-                    Q(
-                        starts_at__gte=now - timezone.timedelta(days=14),
-                        starts_at__lte=now + timezone.timedelta(days=183),
-                    )
-                    | Q(pk=_int(self.initial.get("session") or self.data.get("session")))
-                )
                 .exclude(status=Session.Status.CANCELLED)
-                .select_related("group")
-                .order_by("starts_at"),
-            )
-            self.fields["session"].label_from_instance = lambda s: (
-                f"{timezone.localtime(s.starts_at):%Y-%m-%d %H:%M} · {s.group.name} #{s.sequence}"
+                .select_related("group"),
+                url_name="staff:search_sessions",
+                label_from=session_label,
             )
         if "group" in names:
-            self.fields["group"] = forms.ModelChoiceField(
-                label=gettext_lazy("Group"), queryset=SupportGroup.objects.for_user(user)
+            self.fields["group"] = SearchChoiceField(
+                label=gettext_lazy("Group"),
+                queryset=SupportGroup.objects.for_user(user),
+                url_name="staff:search_groups",
+                label_from=lambda g: g.name,
             )
         if "participant" in names:
-            self.fields["participant"] = forms.ModelChoiceField(
+            self.fields["participant"] = SearchChoiceField(
                 label=gettext_lazy("Participant"),
-                queryset=Participant.objects.for_user(user).not_erased().order_by("number"),
+                help_text=gettext_lazy("Type a code, an alias or a name."),
+                queryset=Participant.objects.for_user(user).not_erased(),
+                url_name="staff:search_participants",
+                label_from=participant_label,
             )
-            self.fields["participant"].label_from_instance = lambda p: f"{p.code} · {p.alias}"
         if "recipient" in names:
             self.fields["recipient"] = forms.CharField(
                 label=gettext_lazy("Recipient"),
