@@ -20,7 +20,7 @@
       plugins: ["virtual_scroll"],
       preload: "focus",
       maxOptions: null,
-      allowEmptyOption: true,
+      allowEmptyOption: false,
       placeholder: select.getAttribute("data-placeholder") || "",
       firstUrl: function (query) { return withQuery(base, query); },
       load: function (query, callback) {
