@@ -77,9 +77,7 @@ class WalkInForm(StaffForm):
         label=_("Consent to take part and to the ground rules, given"),
         choices=Consent.Method.choices,
     )
-    text_version = forms.CharField(
-        label=_("Version of the consent text"), max_length=32, initial="v1"
-    )
+    text_version = forms.CharField(label=_("Version of the consent text"), max_length=32)
 
     def clean(self):
         data = super().clean()
@@ -186,6 +184,15 @@ class GroupForm(StaffForm):
             return _parse_numbers(self.cleaned_data.get("entry_points") or "")
         except ValueError:
             raise forms.ValidationError(_("Give session numbers separated by commas.")) from None
+
+    def clean(self):
+        data = super().clean()
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", _("A group cannot end before it starts."))
+        if data.get("capacity") and data.get("min_size") and data["min_size"] > data["capacity"]:
+            self.add_error("min_size", _("The minimum size cannot be above the capacity."))
+        return data
 
 
 class ScheduleForm(StaffForm):

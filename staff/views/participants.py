@@ -22,6 +22,7 @@ from ..access import (
     get_participant,
     groups_for,
     participants_for,
+    report_types_for,
     staff_view,
 )
 from ..forms import ConsentForm, IdentityForm, ParticipantSearchForm, RegisterForm
@@ -105,11 +106,13 @@ def _participant_context(request, participant, **forms):
     return {
         "nav": "participants",
         "participant": participant,
+        "report_types": report_types_for(request.user, participant.institution_id),
         "consents": consents,
         "enrollments": participant.enrollments.select_related("group").order_by("-created_at"),
         "attendance": attendance,
         "consent_form": forms.get("consent_form")
-        or ConsentForm(groups=groups, initial={"text_version": "v1"}),
+        # No version is guessed: the staff member copies it from the form the person signed.
+        or ConsentForm(groups=groups),
         "identity_form": forms.get("identity_form")
         or IdentityForm(
             initial={

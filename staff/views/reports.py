@@ -13,7 +13,7 @@ from reports.models import ReportRun
 from reports.services import PARAMETERS, report_download, report_request
 from sessions.models import Session, SupportGroup
 
-from ..access import add_service_errors, home_institution, staff_view
+from ..access import add_service_errors, home_institution, report_types_for, staff_view
 from ..forms import DateInput, StaffForm
 from ..widgets import SearchChoiceField, participant_label, session_label
 
@@ -91,8 +91,9 @@ def report_list(request):
     user = request.user
     institution = home_institution(user)
     report_type = request.GET.get("type") or request.POST.get("type")
+    allowed = report_types_for(user, institution)
     form = None
-    if report_type in ReportRun.Type.values:
+    if report_type in allowed:
         initial = {"language": get_language()[:2]}
         for name in ("session", "group", "participant"):
             if request.GET.get(name):
@@ -112,7 +113,12 @@ def report_list(request):
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("The report is on its way."))
+                # Without a broker the report was made during this request: say what is true.
+                run.refresh_from_db(fields=["status"])
+                if run.status == ReportRun.Status.READY:
+                    messages.success(request, _("The report is ready."))
+                elif run.status != ReportRun.Status.FAILED:
+                    messages.success(request, _("The report is on its way."))
                 return redirect("staff:report", run.pk)
     runs = ReportRun.objects.for_user(user).order_by("-created_at")[:50]
     return render(
@@ -121,7 +127,9 @@ def report_list(request):
         {
             "nav": "reports",
             "runs": runs,
-            "types": ReportRun.Type.choices,
+            "types": [
+                (value, label) for value, label in ReportRun.Type.choices if value in allowed
+            ],
             "report_type": report_type,
             "type_label": dict(ReportRun.Type.choices).get(report_type),
             "form": form,

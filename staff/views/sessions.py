@@ -224,10 +224,17 @@ def session_note(request, pk):
             else:
                 messages.success(request, _("The note is saved."))
                 return _back(session, f"#p-{participant_id}")
+        errors = [e for errs in form.errors.values() for e in errs]
+        signed = SessionNote.objects.filter(
+            session=session,
+            kind=SessionNote.Kind.PARTICIPANT,
+            participant_id=getattr(form, "cleaned_data", {}).get("participant"),
+            signed_at__isnull=False,
+        ).exists()
         drafts = {
             int(participant_id): {
                 "text": request.POST.get("text", ""),
-                "errors": [e for errs in form.errors.values() for e in errs],
+                "errors": [SIGNED_MEANWHILE] if signed else errors,
             }
         }
         context = _session_context(request, session, drafts=drafts)
@@ -249,8 +256,37 @@ def session_note(request, pk):
         else:
             messages.success(request, _("The group note is saved."))
             return _back(session, "#notes")
-    context = _session_context(request, session, note_form=form)
+    signed = SessionNote.objects.filter(
+        session=session, kind=SessionNote.Kind.GROUP, signed_at__isnull=False
+    ).exists()
+    if signed:
+        # Signed meanwhile (another tab, a co-facilitator): the typed text becomes the draft of
+        # an addendum, so nothing typed is lost and nothing signed changes.
+        context = _session_context(
+            request,
+            session,
+            addendum_draft={
+                "text": _typed_note(request.POST, session),
+                "errors": [SIGNED_MEANWHILE],
+            },
+        )
+    else:
+        context = _session_context(request, session, note_form=form)
     return render(request, "staff/session.html", context, status=400)
+
+
+SIGNED_MEANWHILE = gettext_lazy(
+    "This note was signed meanwhile, so your text was not saved into it. Your text is kept "
+    "below: save it as an addendum, or change it first."
+)
+
+
+def _typed_note(data, session) -> str:
+    theme, text = data.get("theme", "").strip(), data.get("text", "")
+    note = SessionNote.objects.filter(session=session, kind=SessionNote.Kind.GROUP).first()
+    if theme and (note is None or theme != note.theme):
+        return f"{theme}\n\n{text}"
+    return text
 
 
 @staff_view
