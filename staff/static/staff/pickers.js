@@ -11,7 +11,8 @@
   function enhance(select) {
     if (select.tomselect || !window.TomSelect) return;
     var base = select.getAttribute("data-search");
-    new window.TomSelect(select, {
+    var label = select.labels && select.labels[0] ? select.labels[0].textContent.trim() : "";
+    var picker = new window.TomSelect(select, {
       valueField: "id",
       labelField: "text",
       searchField: [],
@@ -45,6 +46,10 @@
         }
       }
     });
+    // The original <select> stays in the form (hidden): it keeps a name for assistive
+    // technologies, which Tom Select moves to its own input.
+    if (label) select.setAttribute("aria-label", label.replace(/\s*\*$/, ""));
+    return picker;
   }
 
   function escape(text) {
