@@ -229,3 +229,22 @@ def test_a_report_made_at_once_says_it_is_ready_and_nothing_else(
     page = client.get(response["Location"]).content.decode()
     assert "The report is ready." in page
     assert "being prepared" not in page and "on its way" not in page
+
+
+@pytest.mark.parametrize(
+    "language, neutral, gendered",
+    [
+        ("pl", ["Obecność", "Spóźnienie", "Wcześniejsze wyjście", "Nieobecność"], ["Wyszedł"]),
+        ("ar", ["حضور", "تأخّر", "مغادرة مبكرة", "غياب"], ["غادر مبكرًا"]),
+    ],
+)
+def test_the_marks_read_the_same_for_women_and_men(
+    client, anna, begun_session, language, neutral, gendered
+):
+    client.force_login(anna)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get(reverse("staff:session", args=[begun_session.pk])).content.decode()
+    for label in neutral:
+        assert f">{label}" in html
+    for label in gendered:
+        assert label not in html
