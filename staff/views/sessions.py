@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import AttendanceRecord
+from attendance.policies import attendance_is_open, attendance_opens_at
 from attendance.services import Mark, attendance_record, session_roster
 from clinics.models import Room
 from sessions.models import Session, SessionNote, SupportGroup
@@ -60,9 +61,33 @@ def _attendance_refusal(session: Session) -> str:
         return _("The session was cancelled; it has no attendance.")
     if session.status == Session.Status.NOT_HELD:
         return _("The session was not held; it has no attendance.")
-    if not session.has_begun():
-        return _("Attendance can be taken from the moment the session begins.")
+    if not attendance_is_open(session):
+        opens = timezone.localtime(attendance_opens_at(session), session.institution.tzinfo)
+        return _("Attendance can be taken from %(time)s, shortly before the session begins.") % {
+            "time": opens.strftime("%H:%M")
+        }
     return ""
+
+
+def _mark_times(session: Session, status: str, typed: str, record) -> tuple:
+    """(arrived_at, left_at) for one tap: "late" takes the arrival time and "left early" the
+    leaving time — the one typed, else the one already recorded, else now."""
+    if status not in (AttendanceRecord.Status.LATE, AttendanceRecord.Status.LEFT_EARLY):
+        return None, None
+    try:
+        time = datetime.time.fromisoformat(typed) if typed else None
+    except ValueError:
+        raise ValidationError(_("Give the time as HH:MM.")) from None
+    if time is not None:
+        time = time.replace(second=0, microsecond=0)
+    now = timezone.localtime(timezone.now(), session.institution.tzinfo).time()
+    now = now.replace(second=0, microsecond=0)
+    if status == AttendanceRecord.Status.LATE:
+        kept = record.arrived_at if record is not None else None
+        return time or kept or now, None
+    kept = record.left_at if record is not None else None
+    arrived = record.arrived_at if record is not None else None
+    return arrived, time or kept or now
 
 
 def _session_context(request, session: Session, **forms) -> dict:
@@ -84,6 +109,13 @@ def _session_context(request, session: Session, **forms) -> dict:
             "enrollment": e,
             "participant": e.participant,
             "status": records[e.participant_id].status if e.participant_id in records else "",
+            "time": _time_note(
+                records[e.participant_id].status,
+                records[e.participant_id].arrived_at,
+                records[e.participant_id].left_at,
+            )
+            if e.participant_id in records
+            else "",
             "note": notes.get(e.participant_id),
             "draft": drafts.get(e.participant_id),
         }
@@ -129,6 +161,14 @@ def session_detail(request, pk):
     return render(request, "staff/session.html", _session_context(request, session))
 
 
+def _time_note(status, arrived_at, left_at) -> str:
+    if status == AttendanceRecord.Status.LATE and arrived_at:
+        return _("arrived %(time)s") % {"time": arrived_at.strftime("%H:%M")}
+    if status == AttendanceRecord.Status.LEFT_EARLY and left_at:
+        return _("left %(time)s") % {"time": left_at.strftime("%H:%M")}
+    return ""
+
+
 def _wants_json(request) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
@@ -147,10 +187,21 @@ def session_mark(request, pk):
     except ValueError:
         participant_id = 0
     status = request.POST.get("status", "")
+    record = session.attendance_records.filter(participant_id=participant_id).first()
     try:
+        arrived_at, left_at = _mark_times(
+            session, status, request.POST.get("time", "").strip(), record
+        )
         attendance_record(
             session=session,
-            marks=[Mark(participant_id=participant_id, status=status)],
+            marks=[
+                Mark(
+                    participant_id=participant_id,
+                    status=status,
+                    arrived_at=arrived_at,
+                    left_at=left_at,
+                )
+            ],
             by=request.user,
         )
     except ValidationError as exc:
@@ -159,15 +210,20 @@ def session_mark(request, pk):
         messages.error(request, error_text(exc))
         return _back(session, f"#p-{participant_id}")
     label = dict(AttendanceRecord.Status.choices).get(status, status)
+    saved = _("Saved: %(status)s") % {"status": label}
+    when = _time_note(status, arrived_at, left_at)
+    if when:
+        saved = f"{saved} ({when})"
     if _wants_json(request):
         return JsonResponse(
             {
                 "status": status,
-                "message": _("Saved: %(status)s") % {"status": label},
+                "message": saved,
+                "time": when,
                 "marked_count": session.attendance_records.count(),
             }
         )
-    messages.success(request, _("Saved: %(status)s") % {"status": label})
+    messages.success(request, saved)
     return _back(session, f"#p-{participant_id}")
 
 

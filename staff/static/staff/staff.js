@@ -38,6 +38,8 @@
           b.setAttribute("aria-pressed", b.value === result.body.status ? "true" : "false");
         });
         error.textContent = "";
+        var when = row.querySelector("[data-when]");
+        if (when) when.textContent = result.body.time || "";
         var counter = document.getElementById("marked-count");
         if (counter && result.body.marked_count !== undefined) counter.textContent = result.body.marked_count;
         var live = document.getElementById("live");
