@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from .views import auth, calendar, groups, participants, reports, search, sessions, today
+from .views import auth, calendar, groups, participants, pwa, reports, search, sessions, today
 
 app_name = "staff"
 
 urlpatterns = [
     path("", today.today, name="today"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("offline/", pwa.offline, name="offline"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),

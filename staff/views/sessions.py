@@ -36,6 +36,7 @@ from ..access import (
     staff_view,
 )
 from ..forms import CancelForm, NoteForm, ParticipantNoteForm, RescheduleForm, WalkInForm
+from ..idempotency import idempotent
 from ..services import walk_in_register
 
 # Short labels that fit the buttons on a 360-pixel screen; the full one is read aloud.
@@ -179,6 +180,7 @@ def _back(session, anchor=""):
 
 @staff_view
 @require_POST
+@idempotent
 def session_mark(request, pk):
     """One tap on the roster: record one person's mark at once."""
     session = get_session(request.user, pk)
@@ -229,6 +231,7 @@ def session_mark(request, pk):
 
 @staff_view
 @require_POST
+@idempotent
 def session_mark_all(request, pk):
     """Everyone not yet marked is present; the exceptions are then one tap each."""
     session = get_session(request.user, pk)
@@ -254,6 +257,7 @@ def session_mark_all(request, pk):
 
 @staff_view
 @require_POST
+@idempotent
 def session_note(request, pk):
     """Write the group note or one person's note; on an error the page keeps what was typed."""
     session = get_session(request.user, pk)
@@ -279,6 +283,8 @@ def session_note(request, pk):
                 form.add_error(None, message)
             else:
                 messages.success(request, _("The note is saved."))
+                if _wants_json(request):
+                    return JsonResponse({"message": _("The note is saved.")})
                 return _back(session, f"#p-{participant_id}")
         errors = [e for errs in form.errors.values() for e in errs]
         signed = SessionNote.objects.filter(
@@ -286,7 +292,9 @@ def session_note(request, pk):
             kind=SessionNote.Kind.PARTICIPANT,
             participant_id=getattr(form, "cleaned_data", {}).get("participant"),
             signed_at__isnull=False,
-        ).exists()
+        ).first()
+        if _wants_json(request):
+            return _note_refused(session, signed, errors, request.POST.get("text", ""))
         drafts = {
             int(participant_id): {
                 "text": request.POST.get("text", ""),
@@ -311,10 +319,15 @@ def session_note(request, pk):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("The group note is saved."))
+            if _wants_json(request):
+                return JsonResponse({"message": _("The group note is saved.")})
             return _back(session, "#notes")
     signed = SessionNote.objects.filter(
         session=session, kind=SessionNote.Kind.GROUP, signed_at__isnull=False
-    ).exists()
+    ).first()
+    if _wants_json(request):
+        errors = [e for errs in form.errors.values() for e in errs]
+        return _note_refused(session, signed, errors, _typed_note(request.POST, session))
     if signed:
         # Signed meanwhile (another tab, a co-facilitator): the typed text becomes the draft of
         # an addendum, so nothing typed is lost and nothing signed changes.
@@ -329,6 +342,23 @@ def session_note(request, pk):
     else:
         context = _session_context(request, session, note_form=form)
     return render(request, "staff/session.html", context, status=400)
+
+
+def _note_refused(session, signed, errors: list, text: str) -> JsonResponse:
+    """The offline queue's answer: a note signed meanwhile is a conflict (409) with the text
+    kept and where to add it as an addendum instead."""
+    if signed:
+        return JsonResponse(
+            {
+                "error": str(SIGNED_MEANWHILE),
+                "code": "signed",
+                "text": text,
+                "note": signed.pk,
+                "addendum_url": reverse("staff:session_addendum", args=[session.pk]),
+            },
+            status=409,
+        )
+    return JsonResponse({"error": " ".join(map(str, errors)), "text": text}, status=400)
 
 
 SIGNED_MEANWHILE = gettext_lazy(
@@ -483,6 +513,7 @@ def session_reschedule_view(request, pk):
 
 @staff_view
 @require_POST
+@idempotent
 def session_addendum(request, pk):
     """Add to a signed note; what was signed stays as it was."""
     session = get_session(request.user, pk)
@@ -496,6 +527,10 @@ def session_addendum(request, pk):
     try:
         note_add_addendum(note=note, by=request.user, text=request.POST.get("text", ""))
     except ValidationError as exc:
+        if _wants_json(request):
+            return JsonResponse(
+                {"error": error_text(exc), "text": request.POST.get("text", "")}, status=400
+            )
         context = _session_context(
             request,
             session,
@@ -503,6 +538,8 @@ def session_addendum(request, pk):
         )
         return render(request, "staff/session.html", context, status=400)
     messages.success(request, _("The addendum is saved."))
+    if _wants_json(request):
+        return JsonResponse({"message": _("The addendum is saved.")})
     return _back(session, "#notes")
 
 

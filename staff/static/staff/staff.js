@@ -13,45 +13,7 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  // The roster: each tap is its own small POST, so an error never loses the marks made before.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest(".marks button[name=status]");
-    if (!button || !window.fetch) return;
-    event.preventDefault();
-    var form = button.form;
-    var row = form.closest("li");
-    var data = new FormData(form);
-    data.set("status", button.value);
-    button.classList.add("busy");
-    fetch(form.action, {
-      method: "POST",
-      body: data,
-      headers: { "X-Requested-With": "fetch", "Accept": "application/json" },
-      credentials: "same-origin"
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    }).then(function (result) {
-      button.classList.remove("busy");
-      var error = row.querySelector(".row-error");
-      if (result.ok) {
-        form.querySelectorAll("button[name=status]").forEach(function (b) {
-          b.setAttribute("aria-pressed", b.value === result.body.status ? "true" : "false");
-        });
-        error.textContent = "";
-        var when = row.querySelector("[data-when]");
-        if (when) when.textContent = result.body.time || "";
-        var counter = document.getElementById("marked-count");
-        if (counter && result.body.marked_count !== undefined) counter.textContent = result.body.marked_count;
-        var live = document.getElementById("live");
-        if (live) live.textContent = result.body.message;
-      } else {
-        error.textContent = result.body.error;
-      }
-    }).catch(function () {
-      button.classList.remove("busy");
-      form.submit();
-    });
-  });
+  // The roster's taps and the notes are sent by offline.js (kept on the phone first).
 
   // A report in progress: fetch the page again every few seconds and replace only the status
   // card, so the page never reloads under the user (focus and scroll stay where they are).
