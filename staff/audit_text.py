@@ -80,53 +80,55 @@ PARTICIPANT_PATHS = {
 }
 
 
-def _names(events) -> dict[tuple[str, str], str]:
-    """{(object_type, object_id): how the object reads}, one query per kind of object."""
-    ids: dict[str, set[int]] = {}
+NAMED = {
+    **{kind: path for kind, path in PARTICIPANT_PATHS.items()},
+    "group_sessions.supportgroup": "name",
+    "group_sessions.session": ("group__name", "sequence"),
+    "group_sessions.sessionnote": ("session__group__name", "session__sequence"),
+}
+
+
+def _names(events, listed_ids) -> dict[tuple[str, str], str]:
+    """{(object_type, object_id): how the object reads}, in one query for every page: a UNION
+    of one part per kind of object (a kind absent from the page asks for no row), so that a
+    page costs the same whatever mix of events it shows."""
+    from django.db.models import CharField, F, Value
+    from django.db.models.functions import Cast, Concat
+
+    ids: dict[str, set[int]] = {kind: set() for kind in NAMED}
     for event in events:
-        if event.object_type and event.object_id.isdigit():
-            ids.setdefault(event.object_type, set()).add(int(event.object_id))
-    names: dict[tuple[str, str], str] = {}
-    for object_type, pks in ids.items():
-        try:
-            model = apps.get_model(object_type)
-        except (LookupError, ValueError):
-            continue
-        rows = model._base_manager.filter(pk__in=pks)
-        if object_type in PARTICIPANT_PATHS:
-            found = rows.values_list("pk", PARTICIPANT_PATHS[object_type])
-        elif object_type == "group_sessions.supportgroup":
-            found = rows.values_list("pk", "name")
-        elif object_type == "group_sessions.session":
-            found = [
-                (pk, f"{name} #{sequence}")
-                for pk, name, sequence in rows.values_list("pk", "group__name", "sequence")
-            ]
-        elif object_type == "group_sessions.sessionnote":
-            found = [
-                (pk, f"{name} #{sequence}")
-                for pk, name, sequence in rows.values_list(
-                    "pk", "session__group__name", "session__sequence"
-                )
-            ]
+        if event.object_type in ids and event.object_id.isdigit():
+            ids[event.object_type].add(int(event.object_id))
+    ids["clinics.participant"] |= set(listed_ids)
+    parts = []
+    for kind, path in NAMED.items():
+        model = apps.get_model(kind)
+        if isinstance(path, tuple):
+            name = Concat(
+                F(path[0]), Value(" #"), Cast(F(path[1]), CharField()), output_field=CharField()
+            )
         else:
-            continue
-        for pk, name in found:
-            names[(object_type, str(pk))] = name
-    return names
+            name = Cast(F(path), CharField())
+        parts.append(
+            model._base_manager.filter(pk__in=sorted(ids[kind]) or [0])
+            .annotate(krag_kind=Value(kind, output_field=CharField()), krag_label=name)
+            .values_list("krag_kind", "pk", "krag_label")
+            .order_by()
+        )
+    rows = parts[0].union(*parts[1:], all=True)
+    return {(kind, str(pk)): label for kind, pk, label in rows}
 
 
 def audit_rows(events) -> list[dict]:
     """Each event with its sentence and its local date, for the audit page."""
     events = list(events)
-    names = _names(events)
+    if not events:
+        return []
     listed_ids = {
         pk for e in events if e.action == "participant.listed" for pk in e.details.get("ids", [])
     }
-    codes = {}
-    if listed_ids:
-        Participant = apps.get_model("clinics", "participant")
-        codes = dict(Participant._base_manager.filter(pk__in=listed_ids).values_list("pk", "code"))
+    names = _names(events, listed_ids)
+    codes = {int(pk): label for (kind, pk), label in names.items() if kind == "clinics.participant"}
     rows = []
     for event in events:
         who = event.actor_username or event.details.get("username") or _("the system")
