@@ -12,6 +12,8 @@ using Django's translation machinery; the report is rendered under
 LANGUAGES = ("pl", "en", "ar")
 
 _EN = {
+    # How a decimal number prints (hours: "48,5" in Polish).
+    "decimal_separator": ".",
     "confidential": "Confidential — contains data protected by professional secrecy",
     "page": "Page",
     "of": "of",
@@ -141,6 +143,8 @@ _EN = {
 }
 
 _PL = {
+    # How a decimal number prints (hours: "48,5" in Polish).
+    "decimal_separator": ",",
     "confidential": "Poufne — zawiera dane objęte tajemnicą zawodową",
     "page": "Strona",
     "of": "z",
@@ -271,6 +275,8 @@ _PL = {
 }
 
 _AR = {
+    # How a decimal number prints (hours: "48,5" in Polish).
+    "decimal_separator": ".",
     "confidential": "سري — يحتوي على بيانات محمية بالسر المهني",
     "page": "صفحة",
     "of": "من",

@@ -80,6 +80,14 @@ def can_work_with_people(user, institution) -> bool:
     return role_of(user, institution) in CLINICAL_ROLES
 
 
+def report_types_for(user, institution) -> list[str]:
+    """The report types the user's role in `institution` may request (reports/privacy.py)."""
+    from reports.privacy import ALLOWED_ROLES
+
+    role = role_of(user, institution) if institution is not None else None
+    return [kind for kind, roles in ALLOWED_ROLES.items() if role in roles]
+
+
 def add_service_errors(form, exc: ValidationError, field_map: dict | None = None) -> None:
     """Put a service's refusal next to the field it is about, or above the form."""
     if hasattr(exc, "error_dict"):

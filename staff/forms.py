@@ -9,6 +9,8 @@ from attendance.models import Consent, Enrollment
 from clinics.models import Participant
 from sessions.models import GroupFacilitator, Session, SupportGroup
 
+from .widgets import SearchChoiceField, participant_label, user_label
+
 
 class StaffForm(forms.Form):
     """Marks fields with errors for screen readers and ties each error to its field."""
@@ -75,9 +77,7 @@ class WalkInForm(StaffForm):
         label=_("Consent to take part and to the ground rules, given"),
         choices=Consent.Method.choices,
     )
-    text_version = forms.CharField(
-        label=_("Version of the consent text"), max_length=32, initial="v1"
-    )
+    text_version = forms.CharField(label=_("Version of the consent text"), max_length=32)
 
     def clean(self):
         data = super().clean()
@@ -185,6 +185,15 @@ class GroupForm(StaffForm):
         except ValueError:
             raise forms.ValidationError(_("Give session numbers separated by commas.")) from None
 
+    def clean(self):
+        data = super().clean()
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", _("A group cannot end before it starts."))
+        if data.get("capacity") and data.get("min_size") and data["min_size"] > data["capacity"]:
+            self.add_error("min_size", _("The minimum size cannot be above the capacity."))
+        return data
+
 
 class ScheduleForm(StaffForm):
     weekdays = forms.TypedMultipleChoiceField(
@@ -236,17 +245,23 @@ class ScheduleForm(StaffForm):
 
 
 class FacilitatorForm(StaffForm):
-    user = forms.ModelChoiceField(label=_("Facilitator"), queryset=None)
     role = forms.ChoiceField(label=_("Role in the group"), choices=GroupFacilitator.Role.choices)
 
-    def __init__(self, *args, users, **kwargs):
+    field_order = ["user", "role"]
+
+    def __init__(self, *args, users, institution, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = users
-        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["user"] = SearchChoiceField(
+            label=_("Facilitator"),
+            queryset=users,
+            url_name="staff:search_staff",
+            params={"institution": institution.pk},
+            label_from=user_label,
+        )
+        self.order_fields(self.field_order)
 
 
 class AddMemberForm(StaffForm):
-    participant = forms.ModelChoiceField(label=_("Participant"), queryset=None)
     referral_source = forms.ChoiceField(
         label=_("Referred by"), choices=Enrollment.ReferralSource.choices
     )
@@ -259,10 +274,19 @@ class AddMemberForm(StaffForm):
         ],
     )
 
-    def __init__(self, *args, participants, **kwargs):
+    field_order = ["participant", "referral_source", "then"]
+
+    def __init__(self, *args, participants, group, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["participant"].queryset = participants
-        self.fields["participant"].label_from_instance = lambda p: f"{p.code} · {p.alias}"
+        self.fields["participant"] = SearchChoiceField(
+            label=_("Participant"),
+            help_text=_("Type a code, an alias or a name."),
+            queryset=participants,
+            url_name="staff:search_participants",
+            params={"not_in_group": group.pk},
+            label_from=participant_label,
+        )
+        self.order_fields(self.field_order)
 
 
 class EndEnrollmentForm(StaffForm):
@@ -276,17 +300,56 @@ class RegisterForm(StaffForm):
     alias = forms.CharField(label=_("Alias"), max_length=100)
 
 
+def _consent_states():
+    short = {
+        Consent.Purpose.PARTICIPATION: _("Participation"),
+        Consent.Purpose.HEALTH_DATA: _("Health data"),
+        Consent.Purpose.CONTACT: _("Reminders"),
+        Consent.Purpose.DISCLOSURE: _("Disclosure"),
+        Consent.Purpose.RECORDING: _("Recording"),
+        Consent.Purpose.RESEARCH: _("Research"),
+    }
+    choices = [("", _("Any"))]
+    for purpose, label in short.items():
+        choices.append((f"{purpose}:in_force", _("%(purpose)s: in force") % {"purpose": label}))
+        choices.append((f"{purpose}:missing", _("%(purpose)s: none in force") % {"purpose": label}))
+    return choices
+
+
 class ParticipantSearchForm(forms.Form):
-    q = forms.CharField(label=_("Code or alias"), required=False)
+    """The participants list's search and filters (all optional, all combined)."""
+
+    q = forms.CharField(
+        label=_("Code, alias or name"),
+        required=False,
+        help_text=_("Names are looked for among the most recently changed 2,000 people."),
+    )
+    membership = forms.ChoiceField(
+        label=_("Membership"),
+        required=False,
+        choices=[("", _("Any")), *Enrollment.Status.choices, ("none", _("In no group now"))],
+    )
+    consent = forms.ChoiceField(label=_("Consent"), required=False, choices=_consent_states)
+
+    field_order = ["q", "group", "membership", "consent"]
+
+    def __init__(self, *args, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"] = SearchChoiceField(
+            label=_("Group"),
+            queryset=groups,
+            url_name="staff:search_groups",
+            params={"scope": "clinical"},
+            label_from=lambda g: g.name,
+            required=False,
+        )
+        self.order_fields(self.field_order)
 
 
 class ConsentForm(StaffForm):
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Consent.Purpose.choices)
     method = forms.ChoiceField(label=_("Given"), choices=Consent.Method.choices)
     text_version = forms.CharField(label=_("Version of the consent text"), max_length=32)
-    group = forms.ModelChoiceField(
-        label=_("Group (participation only)"), queryset=None, required=False
-    )
     recipient = forms.CharField(
         label=_("Recipient (disclosure only)"),
         max_length=200,
@@ -295,9 +358,19 @@ class ConsentForm(StaffForm):
     )
     expires_on = forms.DateField(label=_("Expires on"), widget=DateInput(), required=False)
 
+    field_order = ["purpose", "method", "text_version", "group", "recipient", "expires_on"]
+
     def __init__(self, *args, groups, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["group"].queryset = groups
+        self.fields["group"] = SearchChoiceField(
+            label=_("Group (participation only)"),
+            queryset=groups,
+            url_name="staff:search_groups",
+            params={"scope": "clinical"},
+            label_from=lambda g: g.name,
+            required=False,
+        )
+        self.order_fields(self.field_order)
 
 
 class WithdrawConsentForm(StaffForm):
@@ -323,3 +396,36 @@ class GroupEditForm(GroupForm):
     status = forms.ChoiceField(label=_("Status"), choices=SupportGroup.Status.choices)
 
     field_order = ["name", "status"]
+
+
+class CalendarFilterForm(forms.Form):
+    """The calendar's filters; the group and the facilitator are chosen by searching."""
+
+    view = forms.ChoiceField(
+        label=_("View"), choices=[("week", _("Week")), ("month", _("Month"))], required=False
+    )
+    room = forms.ModelChoiceField(
+        label=_("Room"), queryset=None, required=False, empty_label=_("All")
+    )
+
+    field_order = ["view", "group", "facilitator", "room"]
+
+    def __init__(self, *args, groups, facilitators, institution, rooms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"] = SearchChoiceField(
+            label=_("Group"),
+            queryset=groups,
+            url_name="staff:search_groups",
+            label_from=lambda g: g.name,
+            required=False,
+        )
+        self.fields["facilitator"] = SearchChoiceField(
+            label=_("Facilitator"),
+            queryset=facilitators,
+            url_name="staff:search_staff",
+            params={"institution": institution.pk if institution else 0},
+            label_from=user_label,
+            required=False,
+        )
+        self.fields["room"].queryset = rooms
+        self.order_fields(self.field_order)

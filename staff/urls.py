@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from .views import auth, calendar, groups, participants, reports, sessions, today
+from .views import auth, calendar, groups, participants, pwa, reports, search, sessions, today
 
 app_name = "staff"
 
 urlpatterns = [
     path("", today.today, name="today"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("offline/", pwa.offline, name="offline"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
@@ -66,6 +69,11 @@ urlpatterns = [
         participants.participant_identity,
         name="participant_identity",
     ),
+    path("search/", search.search_page, name="search"),
+    path("search/participants/", search.participants_json, name="search_participants"),
+    path("search/groups/", search.groups_json, name="search_groups"),
+    path("search/sessions/", search.sessions_json, name="search_sessions"),
+    path("search/staff/", search.staff_json, name="search_staff"),
     path("reports/", reports.report_list, name="reports"),
     path("reports/<int:pk>/", reports.report_detail, name="report"),
     path("reports/<int:pk>/download/", reports.report_file, name="report_file"),

@@ -41,3 +41,13 @@ def isolate(value):
     if value in (None, ""):
         return ""
     return format_html("{}{}{}", FSI, value, PDI)
+
+
+@register.filter
+def decimal(value, separator="."):
+    """A number with a fraction ("48.5") with the language's decimal separator ("48,5")."""
+    text = str(value)
+    whole, dot, fraction = text.partition(".")
+    if dot and whole.lstrip("-").isdigit() and fraction.isdigit():
+        return f"{whole}{separator}{fraction}"
+    return text

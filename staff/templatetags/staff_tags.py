@@ -15,3 +15,11 @@ def percent(value):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def audit_rows(events):
+    """The audit page's events as sentences with local dates (staff/audit_text.py)."""
+    from staff.audit_text import audit_rows as rows
+
+    return rows(events)

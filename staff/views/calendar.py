@@ -8,10 +8,11 @@ from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 
-from clinics.models import Room
+from clinics.models import Institution, Room
 from sessions.models import Session, SupportGroup
 
 from ..access import can_work_with_people, home_institution, staff_view
+from ..forms import CalendarFilterForm
 
 
 def _int(value):
@@ -76,14 +77,15 @@ def calendar(request):
         for i in range((last - first).days + 1)
     ]
     institution = home_institution(user)
-    groups = SupportGroup.objects.for_user(user).order_by("name")
-    facilitators = (
-        get_user_model()
-        .objects.filter(group_roles__group__in=groups)
-        .distinct()
-        .order_by("first_name", "username")
+    filter_form = CalendarFilterForm(
+        {**request.GET.dict(), "view": view},
+        groups=SupportGroup.objects.for_user(user),
+        facilitators=get_user_model().objects.filter(
+            memberships__institution__in=Institution.objects.for_user(user).values("pk")
+        ),
+        institution=institution,
+        rooms=Room.objects.for_user(user).select_related("site"),
     )
-    rooms = Room.objects.for_user(user).select_related("site")
     return render(
         request,
         "staff/calendar.html",
@@ -96,9 +98,7 @@ def calendar(request):
             "weekday_headers": [d["date"] for d in days[:7]],
             "previous": previous,
             "following": following,
-            "groups": groups,
-            "facilitators": facilitators,
-            "rooms": rooms,
+            "filter_form": filter_form,
             "group_id": group_id,
             "facilitator_id": facilitator_id,
             "room_id": room_id,

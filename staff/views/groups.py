@@ -29,12 +29,13 @@ from sessions.services import group_facilitator_set, group_update
 from ..access import (
     add_service_errors,
     can_plan,
+    can_work_with_people,
     clinical_institutions,
     error_text,
     get_group,
-    groups_for,
     home_institution,
     participants_for,
+    report_types_for,
     staff_view,
 )
 from ..forms import AddMemberForm, FacilitatorForm, GroupEditForm, GroupForm, ScheduleForm
@@ -52,19 +53,25 @@ CONSENT_COLUMNS = {
 
 @staff_view
 def group_list(request):
-    groups = (
-        groups_for(request.user)
-        .annotate(members=Count("enrollments", filter=Q(enrollments__status="active")))
-        .order_by("status", "name")
-    )
-    institution = home_institution(request.user)
+    """The institution's groups. Auditors see them too (as in the calendar), without members:
+    their rows lead to the group's sessions in the calendar, not to the group's page."""
+    user = request.user
+    institution = home_institution(user)
+    clinical = institution is not None and can_work_with_people(user, institution)
+    groups = SupportGroup.objects.for_user(user).order_by("status", "name")
+    if clinical:
+        groups = groups.annotate(
+            members=Count("enrollments", filter=Q(enrollments__status="active"))
+        )
     return render(
         request,
         "staff/groups.html",
         {
             "nav": "groups",
             "groups": groups,
-            "can_plan": institution is not None and can_plan(request.user, institution),
+            "clinical": clinical,
+            "can_plan": institution is not None and can_plan(user, institution),
+            "can_summarise": "activity_summary" in report_types_for(user, institution),
         },
     )
 
@@ -117,6 +124,7 @@ def _group_context(request, group, **forms):
     planner = can_plan(user, group.institution_id)
     add_member_form = forms.get("add_member_form") or AddMemberForm(
         participants=_candidates(user, group),
+        group=group,
         initial={"then": "admit", "referral_source": Enrollment.ReferralSource.SELF},
     )
     return {
@@ -139,7 +147,9 @@ def _group_context(request, group, **forms):
         "is_admin": role_of(user, group.institution_id) == Role.ADMIN,
         "add_member_form": add_member_form,
         "facilitator_form": forms.get("facilitator_form")
-        or FacilitatorForm(users=_facilitator_users(group.institution)),
+        or FacilitatorForm(
+            users=_facilitator_users(group.institution), institution=group.institution
+        ),
         "action_errors": forms.get("action_errors", {}),
     }
 
@@ -166,10 +176,10 @@ def group_detail(request, pk):
 @require_POST
 def group_add_member(request, pk):
     group = get_group(request.user, pk)
-    form = AddMemberForm(request.POST, participants=_candidates(request.user, group))
+    form = AddMemberForm(request.POST, participants=_candidates(request.user, group), group=group)
     if form.is_valid():
         try:
-            member_add(
+            enrollment = member_add(
                 group=group,
                 participant=form.cleaned_data["participant"],
                 by=request.user,
@@ -177,6 +187,9 @@ def group_add_member(request, pk):
                 then=form.cleaned_data["then"],
             )
         except ValidationError as exc:
+            then = form.cleaned_data["then"]
+            if then == "admit" and _refused_for_want_of_a_seat_too(group, exc):
+                form.add_error("then", _full_group_message(group))
             # A closed group's refusal of a late joiner (and the like) belongs to the person.
             if hasattr(exc, "error_dict"):
                 add_service_errors(form, exc)
@@ -184,7 +197,7 @@ def group_add_member(request, pk):
                 for message in exc.messages:
                     form.add_error("participant", message)
         else:
-            messages.success(request, _("The participant is added to the group."))
+            messages.success(request, _added_message(enrollment))
             return redirect("staff:group", group.pk)
     return render(
         request,
@@ -192,6 +205,38 @@ def group_add_member(request, pk):
         _group_context(request, group, add_member_form=form),
         status=400,
     )
+
+
+def _refused_for_want_of_a_seat_too(group, exc: ValidationError) -> bool:
+    """The group is full but the service named another reason first (a missing consent):
+    the user is told about the seats as well, so that a consent alone is not expected to do."""
+    own = _("The group is full (%(capacity)s seats).") % {"capacity": group.capacity}
+    return seats_taken(group) >= group.capacity and own not in exc.messages
+
+
+def _full_group_message(group) -> str:
+    return _(
+        "The group is full (%(c)s of %(c)s seats taken): put the person on the waiting list, "
+        "or end a membership first."
+    ) % {"c": group.capacity}
+
+
+def _added_message(enrollment) -> str:
+    """Say what actually happened: admitted, waiting (at which place) or referred."""
+    alias = enrollment.participant.alias
+    if enrollment.status == Enrollment.Status.ACTIVE:
+        return _("%(alias)s is admitted to the group.") % {"alias": alias}
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        place = (
+            enrollment.group.enrollments.waitlist()
+            .filter(waitlisted_at__lte=enrollment.waitlisted_at)
+            .count()
+        )
+        return _("%(alias)s is on the waiting list, at place %(n)s.") % {
+            "alias": alias,
+            "n": place,
+        }
+    return _("%(alias)s is recorded as referred to the group.") % {"alias": alias}
 
 
 @staff_view
@@ -220,7 +265,10 @@ def enrollment_action(request, pk, enrollment, verb):
         else:
             raise Http404
     except ValidationError as exc:
-        context = _group_context(request, group, action_errors={enrollment.pk: error_text(exc)})
+        error = error_text(exc)
+        if verb == "admit" and _refused_for_want_of_a_seat_too(group, exc):
+            error = f"{_full_group_message(group)} {error}"
+        context = _group_context(request, group, action_errors={enrollment.pk: error})
         return render(request, "staff/group.html", context, status=400)
     messages.success(request, done)
     return redirect("staff:group", group.pk)
@@ -235,7 +283,9 @@ def group_facilitator(request, pk):
             _("Your role does not allow this: %(action)s")
             % {"action": _("change a group's facilitators")}
         )
-    form = FacilitatorForm(request.POST, users=_facilitator_users(group.institution))
+    form = FacilitatorForm(
+        request.POST, users=_facilitator_users(group.institution), institution=group.institution
+    )
     if form.is_valid():
         try:
             group_facilitator_set(
@@ -280,6 +330,7 @@ def group_new(request):
     lead_form = FacilitatorForm(
         data,
         users=users,
+        institution=institution,
         prefix="f",
         initial={"user": lead_default, "role": GroupFacilitator.Role.LEAD},
     )

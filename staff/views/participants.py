@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -14,6 +14,7 @@ from attendance.services import consent_grant, consent_withdraw
 from audit.services import audit_record
 from clinics.services import participant_register, participant_update
 
+from .. import search
 from ..access import (
     add_service_errors,
     clinical_institutions,
@@ -21,18 +22,35 @@ from ..access import (
     get_participant,
     groups_for,
     participants_for,
+    report_types_for,
     staff_view,
 )
 from ..forms import ConsentForm, IdentityForm, ParticipantSearchForm, RegisterForm
 
+PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 20
+
+
+def _found_people(request, search_form):
+    """The list's rows: scoped, filtered, searched, newest first."""
+    people = participants_for(request.user)
+    if not search_form.is_valid():
+        return search.ParticipantSearch(queryset=people.order_by("-number"))
+    data = search_form.cleaned_data
+    people = search.filter_membership(people, group=data["group"], status=data["membership"])
+    if data["consent"]:
+        people = search.filter_consent(people, data["consent"])
+    found = search.search_participants(request.user, data["q"], people)
+    found.queryset = found.queryset.order_by("-number")
+    return found
+
 
 @staff_view
 def participant_list(request):
-    search = ParticipantSearchForm(request.GET or None)
-    people = participants_for(request.user).order_by("-number")
-    query = search.cleaned_data.get("q", "").strip() if search.is_valid() else ""
-    if query:
-        people = people.filter(Q(code__icontains=query) | Q(alias__icontains=query))
+    search_form = ParticipantSearchForm(request.GET, groups=groups_for(request.user))
+    found = _found_people(request, search_form)
+    page = Paginator(found.queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    search.record_names_shown(request.user, list(page.object_list), found.names)
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         institution = clinical_institutions(request.user).order_by("pk").first()
@@ -51,15 +69,22 @@ def participant_list(request):
                 % {"code": participant.code},
             )
             return redirect("staff:participant", participant.pk)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "staff/participants.html",
         {
             "nav": "participants",
-            "people": people[:100],
-            "search": search,
+            "page": page,
+            "people": [
+                {"participant": p, "name": found.names.get(p.pk, "")} for p in page.object_list
+            ],
+            "names_partial": found.names_partial,
+            "search": search_form,
             "form": form,
-            "query": query,
+            "query": query.urlencode(),
+            "filtered": any(v for k, v in request.GET.items() if k != "page"),
         },
         status=400 if form.errors else 200,
     )
@@ -72,19 +97,22 @@ def _participant_context(request, participant, **forms):
         .order_by("purpose", "-granted_at")
     )
     groups = groups_for(request.user).filter(institution=participant.institution_id)
-    attendance = (
+    attendance = Paginator(
         AttendanceRecord.objects.filter(participant=participant)
         .select_related("session__group")
-        .order_by("-session__starts_at")
-    )
+        .order_by("-session__starts_at", "-pk"),
+        HISTORY_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     return {
         "nav": "participants",
         "participant": participant,
+        "report_types": report_types_for(request.user, participant.institution_id),
         "consents": consents,
         "enrollments": participant.enrollments.select_related("group").order_by("-created_at"),
         "attendance": attendance,
         "consent_form": forms.get("consent_form")
-        or ConsentForm(groups=groups, initial={"text_version": "v1"}),
+        # No version is guessed: the staff member copies it from the form the person signed.
+        or ConsentForm(groups=groups),
         "identity_form": forms.get("identity_form")
         or IdentityForm(
             initial={

@@ -3,10 +3,8 @@
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -15,21 +13,15 @@ from reports.models import ReportRun
 from reports.services import PARAMETERS, report_download, report_request
 from sessions.models import Session, SupportGroup
 
-from ..access import add_service_errors, home_institution, staff_view
+from ..access import add_service_errors, home_institution, report_types_for, staff_view
 from ..forms import DateInput, StaffForm
+from ..widgets import SearchChoiceField, participant_label, session_label
 
 LANGUAGES = [
     ("pl", gettext_lazy("Polish")),
     ("en", gettext_lazy("English")),
     ("ar", gettext_lazy("Arabic")),
 ]
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class ReportForm(StaffForm):
@@ -40,36 +32,31 @@ class ReportForm(StaffForm):
     def __init__(self, *args, report_type, user, **kwargs):
         super().__init__(*args, **kwargs)
         names = PARAMETERS[report_type]
-        now = timezone.now()
         if "session" in names:
-            self.fields["session"] = forms.ModelChoiceField(
+            self.fields["session"] = SearchChoiceField(
                 label=gettext_lazy("Session"),
-                # The coming half-year (and the session the page was opened for, if any).
+                help_text=gettext_lazy("Type the group's name or a date (2026-12-08)."),
                 queryset=Session.objects.for_user(user)
-                .filter(
-                    Q(
-                        starts_at__gte=now - timezone.timedelta(days=14),
-                        starts_at__lte=now + timezone.timedelta(days=183),
-                    )
-                    | Q(pk=_int(self.initial.get("session") or self.data.get("session")))
-                )
                 .exclude(status=Session.Status.CANCELLED)
-                .select_related("group")
-                .order_by("starts_at"),
-            )
-            self.fields["session"].label_from_instance = lambda s: (
-                f"{timezone.localtime(s.starts_at):%Y-%m-%d %H:%M} · {s.group.name} #{s.sequence}"
+                .select_related("group"),
+                url_name="staff:search_sessions",
+                label_from=session_label,
             )
         if "group" in names:
-            self.fields["group"] = forms.ModelChoiceField(
-                label=gettext_lazy("Group"), queryset=SupportGroup.objects.for_user(user)
+            self.fields["group"] = SearchChoiceField(
+                label=gettext_lazy("Group"),
+                queryset=SupportGroup.objects.for_user(user),
+                url_name="staff:search_groups",
+                label_from=lambda g: g.name,
             )
         if "participant" in names:
-            self.fields["participant"] = forms.ModelChoiceField(
+            self.fields["participant"] = SearchChoiceField(
                 label=gettext_lazy("Participant"),
-                queryset=Participant.objects.for_user(user).not_erased().order_by("number"),
+                help_text=gettext_lazy("Type a code, an alias or a name."),
+                queryset=Participant.objects.for_user(user).not_erased(),
+                url_name="staff:search_participants",
+                label_from=participant_label,
             )
-            self.fields["participant"].label_from_instance = lambda p: f"{p.code} · {p.alias}"
         if "recipient" in names:
             self.fields["recipient"] = forms.CharField(
                 label=gettext_lazy("Recipient"),
@@ -104,8 +91,9 @@ def report_list(request):
     user = request.user
     institution = home_institution(user)
     report_type = request.GET.get("type") or request.POST.get("type")
+    allowed = report_types_for(user, institution)
     form = None
-    if report_type in ReportRun.Type.values:
+    if report_type in allowed:
         initial = {"language": get_language()[:2]}
         for name in ("session", "group", "participant"):
             if request.GET.get(name):
@@ -125,7 +113,12 @@ def report_list(request):
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("The report is on its way."))
+                # Without a broker the report was made during this request: say what is true.
+                run.refresh_from_db(fields=["status"])
+                if run.status == ReportRun.Status.READY:
+                    messages.success(request, _("The report is ready."))
+                elif run.status != ReportRun.Status.FAILED:
+                    messages.success(request, _("The report is on its way."))
                 return redirect("staff:report", run.pk)
     runs = ReportRun.objects.for_user(user).order_by("-created_at")[:50]
     return render(
@@ -134,7 +127,9 @@ def report_list(request):
         {
             "nav": "reports",
             "runs": runs,
-            "types": ReportRun.Type.choices,
+            "types": [
+                (value, label) for value, label in ReportRun.Type.choices if value in allowed
+            ],
             "report_type": report_type,
             "type_label": dict(ReportRun.Type.choices).get(report_type),
             "form": form,

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import AttendanceRecord
+from attendance.policies import attendance_is_open, attendance_opens_at
 from attendance.services import Mark, attendance_record, session_roster
 from clinics.models import Room
 from sessions.models import Session, SessionNote, SupportGroup
@@ -35,6 +36,7 @@ from ..access import (
     staff_view,
 )
 from ..forms import CancelForm, NoteForm, ParticipantNoteForm, RescheduleForm, WalkInForm
+from ..idempotency import idempotent
 from ..services import walk_in_register
 
 # Short labels that fit the buttons on a 360-pixel screen; the full one is read aloud.
@@ -60,9 +62,33 @@ def _attendance_refusal(session: Session) -> str:
         return _("The session was cancelled; it has no attendance.")
     if session.status == Session.Status.NOT_HELD:
         return _("The session was not held; it has no attendance.")
-    if not session.has_begun():
-        return _("Attendance can be taken from the moment the session begins.")
+    if not attendance_is_open(session):
+        opens = timezone.localtime(attendance_opens_at(session), session.institution.tzinfo)
+        return _("Attendance can be taken from %(time)s, shortly before the session begins.") % {
+            "time": opens.strftime("%H:%M")
+        }
     return ""
+
+
+def _mark_times(session: Session, status: str, typed: str, record) -> tuple:
+    """(arrived_at, left_at) for one tap: "late" takes the arrival time and "left early" the
+    leaving time — the one typed, else the one already recorded, else now."""
+    if status not in (AttendanceRecord.Status.LATE, AttendanceRecord.Status.LEFT_EARLY):
+        return None, None
+    try:
+        time = datetime.time.fromisoformat(typed) if typed else None
+    except ValueError:
+        raise ValidationError(_("Give the time as HH:MM.")) from None
+    if time is not None:
+        time = time.replace(second=0, microsecond=0)
+    now = timezone.localtime(timezone.now(), session.institution.tzinfo).time()
+    now = now.replace(second=0, microsecond=0)
+    if status == AttendanceRecord.Status.LATE:
+        kept = record.arrived_at if record is not None else None
+        return time or kept or now, None
+    kept = record.left_at if record is not None else None
+    arrived = record.arrived_at if record is not None else None
+    return arrived, time or kept or now
 
 
 def _session_context(request, session: Session, **forms) -> dict:
@@ -84,6 +110,13 @@ def _session_context(request, session: Session, **forms) -> dict:
             "enrollment": e,
             "participant": e.participant,
             "status": records[e.participant_id].status if e.participant_id in records else "",
+            "time": _time_note(
+                records[e.participant_id].status,
+                records[e.participant_id].arrived_at,
+                records[e.participant_id].left_at,
+            )
+            if e.participant_id in records
+            else "",
             "note": notes.get(e.participant_id),
             "draft": drafts.get(e.participant_id),
         }
@@ -129,6 +162,14 @@ def session_detail(request, pk):
     return render(request, "staff/session.html", _session_context(request, session))
 
 
+def _time_note(status, arrived_at, left_at) -> str:
+    if status == AttendanceRecord.Status.LATE and arrived_at:
+        return _("arrived %(time)s") % {"time": arrived_at.strftime("%H:%M")}
+    if status == AttendanceRecord.Status.LEFT_EARLY and left_at:
+        return _("left %(time)s") % {"time": left_at.strftime("%H:%M")}
+    return ""
+
+
 def _wants_json(request) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
@@ -139,6 +180,7 @@ def _back(session, anchor=""):
 
 @staff_view
 @require_POST
+@idempotent
 def session_mark(request, pk):
     """One tap on the roster: record one person's mark at once."""
     session = get_session(request.user, pk)
@@ -147,10 +189,21 @@ def session_mark(request, pk):
     except ValueError:
         participant_id = 0
     status = request.POST.get("status", "")
+    record = session.attendance_records.filter(participant_id=participant_id).first()
     try:
+        arrived_at, left_at = _mark_times(
+            session, status, request.POST.get("time", "").strip(), record
+        )
         attendance_record(
             session=session,
-            marks=[Mark(participant_id=participant_id, status=status)],
+            marks=[
+                Mark(
+                    participant_id=participant_id,
+                    status=status,
+                    arrived_at=arrived_at,
+                    left_at=left_at,
+                )
+            ],
             by=request.user,
         )
     except ValidationError as exc:
@@ -159,20 +212,26 @@ def session_mark(request, pk):
         messages.error(request, error_text(exc))
         return _back(session, f"#p-{participant_id}")
     label = dict(AttendanceRecord.Status.choices).get(status, status)
+    saved = _("Saved: %(status)s") % {"status": label}
+    when = _time_note(status, arrived_at, left_at)
+    if when:
+        saved = f"{saved} ({when})"
     if _wants_json(request):
         return JsonResponse(
             {
                 "status": status,
-                "message": _("Saved: %(status)s") % {"status": label},
+                "message": saved,
+                "time": when,
                 "marked_count": session.attendance_records.count(),
             }
         )
-    messages.success(request, _("Saved: %(status)s") % {"status": label})
+    messages.success(request, saved)
     return _back(session, f"#p-{participant_id}")
 
 
 @staff_view
 @require_POST
+@idempotent
 def session_mark_all(request, pk):
     """Everyone not yet marked is present; the exceptions are then one tap each."""
     session = get_session(request.user, pk)
@@ -198,6 +257,7 @@ def session_mark_all(request, pk):
 
 @staff_view
 @require_POST
+@idempotent
 def session_note(request, pk):
     """Write the group note or one person's note; on an error the page keeps what was typed."""
     session = get_session(request.user, pk)
@@ -223,11 +283,22 @@ def session_note(request, pk):
                 form.add_error(None, message)
             else:
                 messages.success(request, _("The note is saved."))
+                if _wants_json(request):
+                    return JsonResponse({"message": _("The note is saved.")})
                 return _back(session, f"#p-{participant_id}")
+        errors = [e for errs in form.errors.values() for e in errs]
+        signed = SessionNote.objects.filter(
+            session=session,
+            kind=SessionNote.Kind.PARTICIPANT,
+            participant_id=getattr(form, "cleaned_data", {}).get("participant"),
+            signed_at__isnull=False,
+        ).first()
+        if _wants_json(request):
+            return _note_refused(session, signed, errors, request.POST.get("text", ""))
         drafts = {
             int(participant_id): {
                 "text": request.POST.get("text", ""),
-                "errors": [e for errs in form.errors.values() for e in errs],
+                "errors": [SIGNED_MEANWHILE] if signed else errors,
             }
         }
         context = _session_context(request, session, drafts=drafts)
@@ -248,9 +319,60 @@ def session_note(request, pk):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("The group note is saved."))
+            if _wants_json(request):
+                return JsonResponse({"message": _("The group note is saved.")})
             return _back(session, "#notes")
-    context = _session_context(request, session, note_form=form)
+    signed = SessionNote.objects.filter(
+        session=session, kind=SessionNote.Kind.GROUP, signed_at__isnull=False
+    ).first()
+    if _wants_json(request):
+        errors = [e for errs in form.errors.values() for e in errs]
+        return _note_refused(session, signed, errors, _typed_note(request.POST, session))
+    if signed:
+        # Signed meanwhile (another tab, a co-facilitator): the typed text becomes the draft of
+        # an addendum, so nothing typed is lost and nothing signed changes.
+        context = _session_context(
+            request,
+            session,
+            addendum_draft={
+                "text": _typed_note(request.POST, session),
+                "errors": [SIGNED_MEANWHILE],
+            },
+        )
+    else:
+        context = _session_context(request, session, note_form=form)
     return render(request, "staff/session.html", context, status=400)
+
+
+def _note_refused(session, signed, errors: list, text: str) -> JsonResponse:
+    """The offline queue's answer: a note signed meanwhile is a conflict (409) with the text
+    kept and where to add it as an addendum instead."""
+    if signed:
+        return JsonResponse(
+            {
+                "error": str(SIGNED_MEANWHILE),
+                "code": "signed",
+                "text": text,
+                "note": signed.pk,
+                "addendum_url": reverse("staff:session_addendum", args=[session.pk]),
+            },
+            status=409,
+        )
+    return JsonResponse({"error": " ".join(map(str, errors)), "text": text}, status=400)
+
+
+SIGNED_MEANWHILE = gettext_lazy(
+    "This note was signed meanwhile, so your text was not saved into it. Your text is kept "
+    "below: save it as an addendum, or change it first."
+)
+
+
+def _typed_note(data, session) -> str:
+    theme, text = data.get("theme", "").strip(), data.get("text", "")
+    note = SessionNote.objects.filter(session=session, kind=SessionNote.Kind.GROUP).first()
+    if theme and (note is None or theme != note.theme):
+        return f"{theme}\n\n{text}"
+    return text
 
 
 @staff_view
@@ -391,6 +513,7 @@ def session_reschedule_view(request, pk):
 
 @staff_view
 @require_POST
+@idempotent
 def session_addendum(request, pk):
     """Add to a signed note; what was signed stays as it was."""
     session = get_session(request.user, pk)
@@ -404,6 +527,10 @@ def session_addendum(request, pk):
     try:
         note_add_addendum(note=note, by=request.user, text=request.POST.get("text", ""))
     except ValidationError as exc:
+        if _wants_json(request):
+            return JsonResponse(
+                {"error": error_text(exc), "text": request.POST.get("text", "")}, status=400
+            )
         context = _session_context(
             request,
             session,
@@ -411,6 +538,8 @@ def session_addendum(request, pk):
         )
         return render(request, "staff/session.html", context, status=400)
     messages.success(request, _("The addendum is saved."))
+    if _wants_json(request):
+        return JsonResponse({"message": _("The addendum is saved.")})
     return _back(session, "#notes")
 
 

@@ -88,12 +88,15 @@ def test_a_session_that_has_not_begun_shows_why_attendance_cannot_be_taken(
 ):
     client.force_login(anna)
     page = client.get(reverse("staff:session", args=[future_session.pk])).content.decode()
-    assert "Attendance can be taken from the moment the session begins." in page
+    opens = timezone.localtime(
+        future_session.starts_at - datetime.timedelta(minutes=30),
+        future_session.institution.tzinfo,
+    )
+    refusal = f"Attendance can be taken from {opens:%H:%M}, shortly before the session begins."
+    assert refusal in page
     assert "disabled" in page
     response = _mark(client, future_session, members_a[0].participant, Status.PRESENT, follow=True)
-    assert (
-        "Attendance can be taken from the moment the session begins." in response.content.decode()
-    )
+    assert refusal in response.content.decode()
     assert not AttendanceRecord.objects.exists()
 
 
