@@ -17,6 +17,7 @@ from attendance.services import enrollment_refer, enrollment_withdraw
 from clinics.models import Participant
 from reports.services import report_render, report_request
 from sessions.services import note_write, session_cancel
+from tests.api.errors import field_errors
 from tests.factories import ConsentFactory, SessionFactory
 
 from ..reports.conftest import PERIOD
@@ -125,4 +126,4 @@ def test_a_nul_byte_in_a_certificate_recipient_is_a_400(world, ewa):
         format="json",
     )
     assert response.status_code == 400
-    assert "recipient" in response.json()["parameters"]
+    assert "parameters.recipient" in field_errors(response)
