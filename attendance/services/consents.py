@@ -138,6 +138,8 @@ def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
         obj=consent,
         details={"purpose": consent.purpose, "participant": consent.participant.code},
     )
+    if consent.purpose == Consent.Purpose.PARTICIPATION:
+        _end_memberships_without_consent(consent.participant, by=by)
     if consent.purpose == Consent.Purpose.HEALTH_DATA and not has_consent(
         consent.participant, Consent.Purpose.HEALTH_DATA
     ):
@@ -145,6 +147,22 @@ def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
             participant=consent.participant, by=by, why="health_data consent withdrawn"
         )
     return consent
+
+
+def _end_memberships_without_consent(participant: Participant, *, by) -> int:
+    """Withdrawing the participation consent ends membership at once: every open membership
+    and waiting place of the person whose group no consent in force covers any more."""
+    from .enrollments import enrollments_close_for_participant
+
+    groups = {e.group for e in Enrollment.objects.open().filter(participant=participant)}
+    uncovered = [
+        g for g in groups if not has_consent(participant, Consent.Purpose.PARTICIPATION, group=g)
+    ]
+    if not uncovered:
+        return 0
+    return enrollments_close_for_participant(
+        participant=participant, by=by, why="consent_withdrawn", groups=uncovered
+    )
 
 
 @transaction.atomic

@@ -132,7 +132,7 @@ def _why_not_send(message: OutboxMessage, now) -> str:
         if message.kind == Kind.REMINDER and session.has_begun(now):
             return "the session has begun"
     enrollment = message.enrollment
-    if enrollment is not None:  # a seat offer
+    if enrollment is not None and message.kind in (Kind.SEAT_OFFERED, Kind.SEAT_OFFERED_STAFF):
         if enrollment.status != Enrollment.Status.WAITLISTED:
             return "the offer was taken up or withdrawn"
         if enrollment.offer_expires_at is None or enrollment.offer_expires_at <= now:

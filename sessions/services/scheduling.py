@@ -326,22 +326,24 @@ def session_cancel(
 
 
 @transaction.atomic
-def session_mark_not_held(*, session: Session, by, reason: str = "") -> Session:
+def session_mark_not_held(
+    *, session: Session, by, reason: str = "", precondition: Precondition = None
+) -> Session:
     """Record that a session that began did not take place because the quorum was not reached."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
-    session = Session.objects.select_for_update().get(pk=session.pk)
+    from .quorum import attended_count
+
+    session = lock_for_change(session, precondition)
     if session.status not in (Session.Status.SCHEDULED, Session.Status.HELD):
         raise ValidationError(_("Only a scheduled or held session can be marked as not held."))
     if not session.has_begun():
         raise ValidationError(_("A session that has not begun cannot be marked as not held."))
-    if (
-        session.attendance_records.filter(status__in=["present", "late", "left_early"]).count()
-        >= session.group.min_size
-    ):
+    if attended_count(session) >= session.group.min_size:
         raise ValidationError(_("The quorum was reached: attendance shows enough people present."))
     session.status = Session.Status.NOT_HELD
     session.cancellation_reason = reason
-    session.save()
+    session.quorum_checked_at = timezone.now()
+    session.save(update_fields=changed_fields("status", "cancellation_reason", "quorum_checked_at"))
     audit_record(actor=by, action="session.not_held", obj=session, details={"reason": reason})
     return session
 
