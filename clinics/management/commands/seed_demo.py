@@ -301,7 +301,7 @@ class Demo:
             )
             sessions.schedule_create(
                 group=group,
-                by=lead_user,
+                by=self.admin,  # the term began weeks ago: sessions in the past are an admin's
                 weekdays=[day],
                 start_time=start,
                 duration_minutes=90,
