@@ -44,6 +44,18 @@ class GroupSerializer(ModelSerializer):
         max_length=100,
         help_text="Semi-open groups: the session numbers at which newcomers may join.",
     )
+    # A lifecycle move is a PATCH of `status`; a pause also names `resume_on` and a `reason`
+    # (sessions.services.lifecycle).
+    resume_on = serializers.DateField(
+        required=False, allow_null=True, help_text="A pause: the day the group resumes."
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=2000,
+        help_text="The reason for a change of status (pause, end).",
+    )
     facilitators = GroupFacilitatorSerializer(
         many=True,
         required=False,
@@ -68,13 +80,16 @@ class GroupSerializer(ModelSerializer):
             "language",
             "ground_rules",
             "status",
+            "resume_on",
+            "status_reason",
+            "reason",
             "starts_on",
             "ends_on",
             "facilitators",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "status_reason", "created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is not None:
