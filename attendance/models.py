@@ -65,7 +65,7 @@ class Enrollment(models.Model):
     offered_at = models.DateTimeField(_("seat offered at"), null=True, blank=True)
     offer_expires_at = models.DateTimeField(_("offer expires at"), null=True, blank=True)
     # A lapsed offer keeps the place on the list once; the second lapse ends the wait.
-    offers_lapsed = models.PositiveSmallIntegerField(_("offers lapsed"), default=0)
+    offers_lapsed = models.PositiveSmallIntegerField(_("offers lapsed"), default=0, db_default=0)
     joined_on = models.DateField(_("joined on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     end_reason = models.TextField(_("reason for leaving"), blank=True)
@@ -175,11 +175,15 @@ class Consent(models.Model):
         verbose_name=_("consent text"),
     )
     renewal_needed = models.BooleanField(
-        _("renewal needed"), default=False, help_text=_("A newer text needs renewed consent.")
+        _("renewal needed"),
+        default=False,
+        db_default=False,
+        help_text=_("A newer text needs renewed consent."),
     )
     discloses_group = models.BooleanField(
         _("the group may be named"),
         default=False,
+        db_default=False,
         help_text=_(
             "Disclosure: the certificate may name the group (and so its topic), not only "
             "“a support group”."

@@ -89,7 +89,7 @@ class SupportGroup(models.Model):
     # The lifecycle's last move (sessions.services.lifecycle): a pause names the day the group
     # resumes (the periodic job makes it active again then) and every move its reason.
     resume_on = models.DateField(_("resumes on"), null=True, blank=True)
-    status_reason = models.TextField(_("reason for the status"), blank=True)
+    status_reason = models.TextField(_("reason for the status"), blank=True, db_default="")
     facilitators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="GroupFacilitator", related_name="facilitated_groups"
     )
@@ -262,7 +262,7 @@ class Session(models.Model):
     theme = models.CharField(_("theme"), max_length=200, blank=True)
     # A semi-open group admits newcomers at its entry sessions only: a flag on the session
     # (set by the series' rule, editable), so extra or cancelled sessions never move it.
-    is_entry_point = models.BooleanField(_("entry point"), default=False)
+    is_entry_point = models.BooleanField(_("entry point"), default=False, db_default=False)
     # When the periodic job looked at the quorum of a session that had ended (once only: a
     # facilitator's reversal is not undone by the next run).
     quorum_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -354,7 +354,9 @@ class SessionNote(models.Model):
     )
     # A trainee's signature does not lock the note: it waits for a lead's, a co-facilitator's
     # or a supervisor's co-signature.
-    needs_cosignature = models.BooleanField(_("waits for a co-signature"), default=False)
+    needs_cosignature = models.BooleanField(
+        _("waits for a co-signature"), default=False, db_default=False
+    )
     cosigned_at = models.DateTimeField(_("co-signed at"), null=True, blank=True)
     cosigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -213,10 +213,12 @@ def _take_attendance(session: Session, marks: list[Mark], by, source: str) -> _T
     if session.status == Session.Status.SCHEDULED:
         session.status = Session.Status.HELD
         session.save(update_fields=["status", "updated_at"])
-    # The marks came: a task "attendance not taken" is done (the quorum job looks again).
-    AttendanceNotTaken.objects.filter(
-        session=session, status=AttendanceNotTaken.Status.OPEN
-    ).update(status=AttendanceNotTaken.Status.DONE, resolved_at=now, updated_at=now)
+        # The first marks came: a task "attendance not taken" (raised only for a session still
+        # scheduled at its end) is done; the quorum job looks at the session again.
+        if session.ends_at <= now:
+            AttendanceNotTaken.objects.filter(
+                session=session, status=AttendanceNotTaken.Status.OPEN
+            ).update(status=AttendanceNotTaken.Status.DONE, resolved_at=now, updated_at=now)
     # order_by("pk"): the default ordering joins participant and institution, and FOR UPDATE
     # would lock their rows too.
     records = session.attendance_records.order_by("pk").select_for_update()

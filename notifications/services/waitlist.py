@@ -68,7 +68,8 @@ def _seat_offer_staff_text(enrollment: Enrollment):
 
 def _offer_notices(enrollment: Enrollment) -> list[int]:
     created = []
-    stamp = _stamp(enrollment.offered_at)
+    # One message per offer: a second offer after a lapse is a new one (even within a second).
+    stamp = f"{_stamp(enrollment.offered_at)}.{enrollment.offers_lapsed}"
     group = enrollment.group
     participant = enrollment.participant
     for member in _contactable([participant]):
