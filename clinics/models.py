@@ -177,9 +177,7 @@ class StaffMembership(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     # The institution's clinical supervisors co-sign their trainees' notes.
-    is_supervisor = models.BooleanField(
-        _("clinical supervisor"), default=False, db_default=False
-    )
+    is_supervisor = models.BooleanField(_("clinical supervisor"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

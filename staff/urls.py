@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, calendar, groups, participants, reports, sessions, today
+from .views import auth, calendar, groups, participants, reports, rules, sessions, today
 
 app_name = "staff"
 
@@ -23,6 +23,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("follow-ups/<int:pk>/done/", today.follow_up_done, name="follow_up_done"),
+    path("notes/<int:pk>/cosign/", rules.note_cosign_view, name="note_cosign"),
     path("calendar/", calendar.calendar, name="calendar"),
     path("sessions/<int:pk>/", sessions.session_detail, name="session"),
     path("sessions/<int:pk>/mark/", sessions.session_mark, name="session_mark"),

@@ -7,17 +7,16 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
+from rest_framework.test import APIClient
 
 from attendance.models import Enrollment
-from attendance.services import attendance_record, enrollment_admit, Mark
+from attendance.services import Mark, attendance_record, enrollment_admit
 from audit.models import AuditEvent
 from notifications.models import OutboxMessage
 from notifications.services import reminders_enqueue, waitlist_offers_run
 from sessions.models import Session, SupportGroup
 from sessions.services import group_move, group_update, groups_resume_due, session_schedule
 from sessions.tasks import settle_sessions
-
-from rest_framework.test import APIClient
 
 from .factories import ConsentFactory, EnrollmentFactory, ParticipantFactory, SessionFactory
 

@@ -192,6 +192,45 @@ def test_a_lapsed_offer_keeps_the_place_once_then_the_person_leaves_with_a_notic
     assert small_open_group.name not in notice.body
 
 
+def _race_once(institution, anna, piotr) -> tuple[dict, SupportGroup]:
+    group = GroupFactory(institution=institution, capacity=3, min_size=2)
+    GroupFacilitatorFactory(group=group, user=anna)
+    for _ in range(2):
+        EnrollmentFactory(group=group, participant=person(institution))
+    head = waiting(group)  # no offer made yet
+    walk_in = person(institution)
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def attempt(name, admit):
+        barrier.wait()
+        try:
+            admit()
+            outcomes[name] = "admitted"
+        except ValidationError as exc:
+            outcomes[name] = exc.messages
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=attempt, args=("head", lambda: enrollment_admit(enrollment=head, by=anna))
+        ),
+        threading.Thread(
+            target=attempt,
+            args=(
+                "walk_in",
+                lambda: enrollment_walk_in(participant=walk_in, group=group, by=piotr),
+            ),
+        ),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes, group
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 def test_two_facilitators_admitting_into_the_last_seat_while_someone_waits(institution_a):
@@ -203,40 +242,7 @@ def test_two_facilitators_admitting_into_the_last_seat_while_someone_waits(insti
     for user in (anna, piotr):
         MembershipFactory(user=user, institution=institution_a, role="facilitator")
     for attempt in range(8):
-        group = GroupFactory(institution=institution_a, capacity=3, min_size=2)
-        GroupFacilitatorFactory(group=group, user=anna)
-        for _ in range(2):
-            EnrollmentFactory(group=group, participant=person(institution_a))
-        head = waiting(group)  # no offer made yet
-        walk_in = person(institution_a)
-        barrier = threading.Barrier(2)
-        outcomes = {}
-
-        def admit_head():
-            barrier.wait()
-            try:
-                enrollment_admit(enrollment=head, by=anna)
-                outcomes["head"] = "admitted"
-            except ValidationError as exc:
-                outcomes["head"] = exc.messages
-            finally:
-                connection.close()
-
-        def walk():
-            barrier.wait()
-            try:
-                enrollment_walk_in(participant=walk_in, group=group, by=piotr)
-                outcomes["walk_in"] = "admitted"
-            except ValidationError as exc:
-                outcomes["walk_in"] = exc.messages
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=admit_head), threading.Thread(target=walk)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes, group = _race_once(institution_a, anna, piotr)
 
         assert outcomes["head"] == "admitted", (attempt, outcomes)
         assert outcomes["walk_in"] != "admitted", (attempt, outcomes)

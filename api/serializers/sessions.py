@@ -228,6 +228,9 @@ class SessionNoteSerializer(ModelSerializer):
     )
     author = BriefRelatedField(model=User, read_only=True, display=user_display)
     signed_by = BriefRelatedField(model=User, read_only=True, allow_null=True, display=user_display)
+    cosigned_by = BriefRelatedField(
+        model=User, read_only=True, allow_null=True, display=user_display
+    )
     addenda = AddendumSerializer(many=True, read_only=True)
 
     class Meta:
@@ -242,11 +245,21 @@ class SessionNoteSerializer(ModelSerializer):
             "text",
             "signed_at",
             "signed_by",
+            "needs_cosignature",
+            "cosigned_at",
+            "cosigned_by",
             "addenda",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "signed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "signed_at",
+            "needs_cosignature",
+            "cosigned_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"text": {"max_length": 20000}}
         # DRF would turn the conditional unique constraints (one group note per session, ...)
         # into validators that require `participant` for every kind; note_write enforces them.

@@ -3,12 +3,11 @@
 from datetime import timedelta
 
 import pytest
-
-from sessions.models import Session
 from django.apps import apps
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from sessions.models import Session
 from tests.factories import SessionFactory
 
 HUGE = 99999999999999999999999
