@@ -7,6 +7,20 @@ from django.utils.translation import gettext_lazy as _
 from .querysets import AttendanceQuerySet, ConsentQuerySet, EnrollmentQuerySet, FollowUpQuerySet
 
 
+def consent_scan_storage():
+    """Where scans of signed consent forms live: a Django storage never served at a public
+    address (STORAGES["consent_scans"] when configured, else a folder beside MEDIA_ROOT that
+    no URL maps). They are read through attendance.services.consent_scan_open, audited."""
+    from pathlib import Path
+
+    from django.core.files.storage import FileSystemStorage, storages
+
+    if "consent_scans" in settings.STORAGES:
+        return storages["consent_scans"]
+    root = getattr(settings, "PRIVATE_MEDIA_ROOT", Path(settings.MEDIA_ROOT).parent / "private")
+    return FileSystemStorage(location=root, base_url=None)
+
+
 class Enrollment(models.Model):
     """A participant's membership of one group: referred → waitlisted → active → completed or
     withdrawn. Rows are never deleted; rejoining later is a new enrollment.
@@ -189,7 +203,12 @@ class Consent(models.Model):
             "“a support group”."
         ),
     )
-    scan = models.FileField(_("scan of the signed form"), upload_to="consents/%Y/%m/", blank=True)
+    scan = models.FileField(
+        _("scan of the signed form"),
+        upload_to="consents/%Y/%m/",
+        storage=consent_scan_storage,
+        blank=True,
+    )
     granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     recorded_by = models.ForeignKey(

@@ -674,8 +674,9 @@ def build_participant_export(run: ReportRun) -> Built:
             "withdrawn": c.withdrawn_at,
             "expires": c.expires_at,
             "recipient": c.recipient,
+            "text": c.text,  # the exact text agreed to, printed in full below
         }
-        for c in participant.consents.order_by("granted_at", "id")
+        for c in participant.consents.select_related("text").order_by("granted_at", "id")
     ]
     tz = run.institution.tzinfo
     attendance = [

@@ -25,9 +25,12 @@ from clinics.models import Institution, Room, Site, StaffMembership
 from sessions import services as sessions
 from sessions.models import GroupFacilitator, Session, SupportGroup
 
+from ._demo_rules import add_rules_demo
+
 NAME_A = "Oddział Dzienny Psychiatryczny, Szpital Specjalistyczny im. św. Łukasza"
 NAME_B = "Poradnia Psychologiczno-Terapeutyczna „Przystań”"
 RANDOM_SEED = 20261122
+
 TERM_WEEKS = 16
 PAST_WEEKS = 8
 CONSENT_TEXT = "2026.1"
@@ -169,6 +172,7 @@ class Demo:
         self.rooms = {}
         self.groups = {}
         self.name_index = 0
+        self.consent_text_version = CONSENT_TEXT
 
     def build(self):
         self.make_users()
@@ -179,6 +183,7 @@ class Demo:
         self.take_attendance()
         self.write_notes()
         self.withdraw_some_consents()
+        add_rules_demo(self, timezone.localdate())
 
     # --- people and places -------------------------------------------------------------------
 
