@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -11,14 +14,19 @@ def consent_scan_storage():
     """Where scans of signed consent forms live: a Django storage never served at a public
     address (STORAGES["consent_scans"] when configured, else a folder beside MEDIA_ROOT that
     no URL maps). They are read through attendance.services.consent_scan_open, audited."""
-    from pathlib import Path
-
-    from django.core.files.storage import FileSystemStorage, storages
+    from django.core.files.storage import storages
 
     if "consent_scans" in settings.STORAGES:
         return storages["consent_scans"]
     root = getattr(settings, "PRIVATE_MEDIA_ROOT", Path(settings.MEDIA_ROOT).parent / "private")
-    return FileSystemStorage(location=root, base_url=None)
+    return PrivateFileSystemStorage(location=root)
+
+
+class PrivateFileSystemStorage(FileSystemStorage):
+    """Files with no URL at all: they are served by a view that checks and audits."""
+
+    def url(self, name):
+        raise ValueError("Consent scans have no public address; use consent_scan_open.")
 
 
 class Enrollment(models.Model):

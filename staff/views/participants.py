@@ -24,6 +24,7 @@ from ..access import (
     staff_view,
 )
 from ..forms import ConsentForm, IdentityForm, ParticipantSearchForm, RegisterForm
+from .rules import participant_rules_context
 
 
 @staff_view
@@ -77,14 +78,18 @@ def _participant_context(request, participant, **forms):
         .select_related("session__group")
         .order_by("-session__starts_at")
     )
+    rules = participant_rules_context(participant)
     return {
         "nav": "participants",
         "participant": participant,
+        **rules,
         "consents": consents,
         "enrollments": participant.enrollments.select_related("group").order_by("-created_at"),
         "attendance": attendance,
         "consent_form": forms.get("consent_form")
-        or ConsentForm(groups=groups, initial={"text_version": "v1"}),
+        or ConsentForm(
+            groups=groups, initial={"text_version": rules["consent_text_version"] or "v1"}
+        ),
         "identity_form": forms.get("identity_form")
         or IdentityForm(
             initial={
