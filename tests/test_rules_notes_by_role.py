@@ -143,7 +143,7 @@ def test_the_co_sign_list_is_on_today_and_in_the_api(client, held, anna, piotr_t
     listed = api.get("/api/v1/notes/awaiting-cosignature/")
     cosigned = api.post(f"/api/v1/notes/{note.pk}/cosign/")
 
-    assert "Notes waiting for your co-signature" in page
+    assert reverse("staff:note_cosign", args=[note.pk]) in page
     assert listed.status_code == 200, listed.content
     assert [n["id"] for n in listed.json()["results"]] == [note.pk]
     assert cosigned.status_code == 200, cosigned.content
