@@ -297,8 +297,18 @@ def offer_valid_until(group: SupportGroup, now: datetime.datetime, hours: int):
     if day is None:
         return None
     if group.membership_mode == Mode.SEMI_OPEN and day > group.starts_on:
-        entry = next_session(group, day)
-        return entry.starts_at if entry is not None and entry.is_entry_point else None
+        # Until the next entry session that has not begun yet (one under way today is too
+        # late to offer a seat for).
+        entry = (
+            group.sessions.filter(
+                status=Session.Status.SCHEDULED, is_entry_point=True, starts_at__gt=now
+            )
+            .order_by("starts_at", "id")
+            .first()
+        )
+        if entry is None or admission_refusal(group, entry.local_date()):
+            return None
+        return entry.starts_at
     until = now + datetime.timedelta(hours=hours)
     if group.ends_on:
         end = _day_start(group, group.ends_on + datetime.timedelta(days=1))
