@@ -223,7 +223,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    # Page numbers; a long list is not counted on every page (api/paginator.py).
+    "DEFAULT_PAGINATION_CLASS": "api.paginator.BrowsingPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {

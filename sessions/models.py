@@ -242,10 +242,19 @@ class Session(models.Model):
         CENTRE = "centre", _("The centre")
         FACILITATOR = "facilitator", _("The facilitator")
 
+    # No indexes of their own on institution and group: (institution, starts_at) and (group,
+    # starts_at) lead with them. With a lone institution index PostgreSQL ANDed all of an
+    # institution's sessions into "my sessions" (docs/benchmarks.md).
     institution = models.ForeignKey(
-        "clinics.Institution", on_delete=models.PROTECT, related_name="sessions", editable=False
+        "clinics.Institution",
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        editable=False,
+        db_index=False,
     )
-    group = models.ForeignKey(SupportGroup, on_delete=models.PROTECT, related_name="sessions")
+    group = models.ForeignKey(
+        SupportGroup, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
     recurrence = models.ForeignKey(
         RecurrenceRule, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )

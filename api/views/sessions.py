@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from attendance.models import AttendanceRecord
 from attendance.services import Mark, RosterLine, attendance_record_roster, roster_lines
+from clinics.models import Institution, Room
 from clinics.roles import CLINICAL_ROLES
 from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
 from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
@@ -37,6 +38,7 @@ from sessions.services import (
 from ..conditional import check_if_match, etag_for
 from ..permissions import HasClinicalRole
 from ..serializers.attendance import MarkSerializer, RosterPutSerializer, RosterSerializer
+from ..serializers.common import prefetched_list
 from ..serializers.sessions import (
     AddendumSerializer,
     CancelSerializer,
@@ -72,11 +74,7 @@ def _differs(sent, stored) -> bool:
 
 SESSION_LIST_COLUMNS = [
     *(f.name for f in Session._meta.concrete_fields),
-    "institution__name",
     "group__name",
-    "room__name",
-    "room__site",
-    "room__site__name",
     "substitute_facilitator__username",
     "substitute_facilitator__first_name",
     "substitute_facilitator__last_name",
@@ -169,7 +167,13 @@ class SessionViewSet(
 
     queryset = Session.objects.select_related(
         "institution", "group", "room__site", "substitute_facilitator"
-    ).prefetch_related(Prefetch("group__facilitator_roles", queryset=FACILITATORS.queryset))
+    ).prefetch_related(
+        Prefetch(
+            "group__facilitator_roles",
+            queryset=FACILITATORS.queryset,
+            to_attr=prefetched_list("facilitator_roles"),
+        )
+    )
     serializer_class = SessionSerializer
     filterset_class = SessionFilterSet
     ordering_fields = ["starts_at", "updated_at", "sequence", "id"]
@@ -181,9 +185,26 @@ class SessionViewSet(
         if self.action == "list":
             # Of the related rows only what the labels show ("my sessions this week" on a large
             # database read whole groups, rooms, sites and users for a handful of names).
-            queryset = queryset.only(*SESSION_LIST_COLUMNS).prefetch_related(None)
-            queryset = queryset.prefetch_related(
-                Prefetch("group__facilitator_roles", queryset=FACILITATOR_LABELS)
+            # A page's sessions share one or two institutions and a few rooms: those come once
+            # each by prefetch (a model instance per row for the same institution cost more
+            # than the two small queries, docs/benchmarks.md).
+            queryset = (
+                queryset.select_related(None)
+                .select_related("group", "substitute_facilitator")
+                .only(*SESSION_LIST_COLUMNS)
+                .prefetch_related(None)
+                .prefetch_related(
+                    Prefetch("institution", queryset=Institution.objects.only("name")),
+                    Prefetch(
+                        "room",
+                        queryset=Room.objects.select_related("site").only("name", "site__name"),
+                    ),
+                    Prefetch(
+                        "group__facilitator_roles",
+                        queryset=FACILITATOR_LABELS,
+                        to_attr=prefetched_list("facilitator_roles"),
+                    ),
+                )
             )
         if self.action == "attendance":
             # A roster shows no facilitators or rooms: skip what the session list needs.

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('attendance', '0003_attendance_composite_indexes_only'),
         ('clinics', '0004_clinical_supervisors'),
-        ('group_sessions', '0003_lifecycle_entry_points_cosignature'),
+        ('group_sessions', '0004_lifecycle_entry_points_cosignature'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

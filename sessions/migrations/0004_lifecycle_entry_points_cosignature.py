@@ -18,7 +18,7 @@ def flag_entry_sessions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('group_sessions', '0002_encrypt_sensitive_fields'),
+        ('group_sessions', '0003_sessions_by_composite_indexes_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
