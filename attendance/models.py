@@ -91,6 +91,8 @@ class Enrollment(models.Model):
     joined_on = models.DateField(_("joined on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     end_reason = models.TextField(_("reason for leaving"), blank=True)
+    # db_default: the scale seeder (bench/) inserts rows with raw SQL that names no such column.
+    referral_reason = models.TextField(_("reason for the referral"), blank=True, db_default="")
     is_walk_in = models.BooleanField(_("walk-in"), default=False)
     admitted_with_override = models.BooleanField(
         _("admitted with an admin's override"), default=False
@@ -100,6 +102,9 @@ class Enrollment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -125,7 +130,10 @@ class Enrollment(models.Model):
                 name="active_member_has_joined",
             ),
         ]
-        indexes = [models.Index(fields=["group", "status", "joined_on"])]
+        indexes = [
+            models.Index(fields=["group", "status", "joined_on"]),
+            models.Index(fields=["change_number", "id"], name="enrollment_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant} → {self.group} ({self.get_status_display()})"
@@ -229,6 +237,9 @@ class Consent(models.Model):
     withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -247,7 +258,10 @@ class Consent(models.Model):
                 name="withdrawn_consent_has_a_date",
             ),
         ]
-        indexes = [models.Index(fields=["participant", "purpose", "status"])]
+        indexes = [
+            models.Index(fields=["participant", "purpose", "status"]),
+            models.Index(fields=["change_number", "id"], name="consent_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant}: {self.get_purpose_display()} ({self.get_status_display()})"
@@ -355,6 +369,9 @@ class AttendanceRecord(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = AttendanceQuerySet.as_manager()
 
@@ -376,6 +393,8 @@ class AttendanceRecord(models.Model):
         indexes = [
             models.Index(fields=["participant", "session"]),
             models.Index(fields=["institution", "updated_at"]),
+            # A sync walks one institution's marks in change order (docs/sync.md).
+            models.Index(fields=["institution", "change_number", "id"], name="attendance_changes"),
         ]
 
     def __str__(self):

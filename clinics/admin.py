@@ -30,7 +30,7 @@ from django.template import engines
 from django.utils.translation import gettext_lazy as _
 
 from attendance.models import Consent, Enrollment
-from audit.services import audit_record
+from audit.services import audit_record, listed_details
 
 from . import services
 from .models import Institution, Participant, Room, Site, StaffMembership
@@ -457,6 +457,23 @@ class ParticipantAdmin(TenantAdmin):
             )
         fields = {k: v for k, v in data.items() if k in services.PARTICIPANT_EDITABLE}
         return services.participant_update(participant=obj, by=request.user, **fields)
+
+    def changelist_view(self, request, extra_context=None):
+        # A page of the list shows names (where consented): logged like the API's list, one
+        # event per institution naming everyone shown.
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        shown: dict[int, list[Participant]] = {}
+        for participant in changelist.result_list if changelist is not None else ():
+            shown.setdefault(participant.institution_id, []).append(participant)
+        for participants in shown.values():
+            audit_record(
+                actor=request.user,
+                action="participant.listed",
+                institution=participants[0].institution,
+                details={**listed_details(participants), "via": "admin"},
+            )
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "GET":

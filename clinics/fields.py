@@ -8,6 +8,7 @@ filter or sort on these columns (only `=""` / `isnull` work, because an empty va
 empty).
 """
 
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -80,6 +81,32 @@ class EncryptedCharField(EncryptedTextField):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"widget": forms.TextInput, **kwargs})
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON value stored as one encrypted token in a text column (nothing in it can be
+    searched by the database, which is the point)."""
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        return encrypt_str(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value if value is None else {}
+        return json.loads(decrypt_str(value))
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            return json.loads(value) if value else {}
+        return value
+
+    def value_to_string(self, obj):
+        return json.dumps(self.value_from_object(obj), ensure_ascii=False, sort_keys=True)
+
+    def formfield(self, **kwargs):
+        return forms.JSONField(**kwargs)
 
 
 def encrypted_fields(model) -> list[models.Field]:

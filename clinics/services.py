@@ -322,4 +322,13 @@ def _erase_from_notes_and_consents(participant: Participant, pattern) -> dict:
         Consent.objects.filter(participant=participant).update(scan="", updated_at=now)
         files = [(scan.storage, scan.name) for scan in scans]
         transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
-    return {"notes_emptied": emptied, "notes_redacted": redacted, "scans_deleted": len(scans)}
+    # Free-text reasons about the person (referral, leaving) live on their enrollments only.
+    reasons = participant.enrollments.exclude(end_reason="", referral_reason="").update(
+        end_reason="", referral_reason="", updated_at=now
+    )
+    return {
+        "notes_emptied": emptied,
+        "notes_redacted": redacted,
+        "scans_deleted": len(scans),
+        "reasons_emptied": reasons,
+    }

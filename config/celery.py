@@ -78,6 +78,12 @@ app.conf.beat_schedule = {
         "schedule": 10 * 60,
         "options": {"expires": 10 * 60},
     },
+    # Report runs whose task was lost (broker down at the request) or whose worker died.
+    "report-runs-sweep": {
+        "task": "reports.tasks.sweep_report_runs",
+        "schedule": 5 * 60,
+        "options": {"expires": 5 * 60},
+    },
     "monthly-summaries": {
         "task": "reports.tasks.send_monthly_summaries",
         "schedule": crontab(day_of_month=1, hour=5, minute=0),

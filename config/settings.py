@@ -70,11 +70,14 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "api",
+    "sync",
     "fhir.apps.FhirConfig",  # the read-only FHIR R4 facade (/fhir/r4/)
     "staff",
 ]
 
 MIDDLEWARE = [
+    "api.request_id.request_id_middleware",  # first: every answer carries X-Request-ID
+    "api.middleware.APIErrorsMiddleware",  # /api/ errors are JSON, whoever answered them
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -114,6 +117,11 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'krag.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    # With the pool, Django hands psycopg_pool `check=ConnectionPool.check_connection`: every
+    # connection is checked (an empty query) as it leaves the pool, so after a PostgreSQL
+    # restart the dead ones are replaced, not handed to a request that would fail. Nothing is
+    # retried: a request whose query was cut off by the restart itself still fails.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env_bool("DATABASE_POOL", True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 2),
@@ -170,6 +178,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP server may stall before the send fails (Django waits forever by default).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Krąg <no-reply@krag.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -191,7 +201,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    # A publisher (a web request) whose broker is down tries to connect twice, at once, then
+    # gives up (about 6 s by Kombu's default): the work is committed, and the sweeps hand it
+    # over later. The worker's own connection keeps retrying (broker_connection_retry).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
+# An outbox message claimed this long ago by a sender that never said how it went belongs to a
+# dead worker (the hard time limit stops any live one sooner): its fate is unknown and it is
+# sent again once (notifications/services/outbox.py). The margin covers clocks apart.
+OUTBOX_SENDING_TIMEOUT = env_int("OUTBOX_SENDING_TIMEOUT", CELERY_TASK_TIME_LIMIT + 30)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # With late acknowledgement, a task still running when the broker connection drops is
@@ -205,6 +228,11 @@ SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # The public address printed on certificates before /verify/<code>/ (e.g. https://krag.example.org);
 # empty prints the path alone.
 REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
+
+# Reverse proxies in front of the web processes that append to X-Forwarded-For. One setting
+# for everything that reads a client's address (DRF's throttles, django-axes, the audit log);
+# 0, the default, ignores X-Forwarded-For altogether. AXES_PROXY_COUNT is its former name.
+PROXY_COUNT = env_int("PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
 
 # --- FHIR R4 facade (fhir/, docs/fhir.md) -----------------------------------------------------
 # The URI namespace of Krąg's own identifier systems, code systems and the attendance-mark
@@ -229,13 +257,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "user_write": env_str("THROTTLE_USER_WRITE", "600/min"),
+        # Sign-in attempts per username (guessing one account's password is slow) and per
+        # client address, high enough for 200 staff behind one hospital NAT address at 08:00.
         "login": env_str("THROTTLE_LOGIN", "10/min"),
+        "login_address": env_str("THROTTLE_LOGIN_ADDRESS", "600/min"),
     },
+    # The client's address: REMOTE_ADDR unless PROXY_COUNT proxies are declared (below).
+    # Never None, which would make DRF trust whatever X-Forwarded-For a client sends.
+    "NUM_PROXIES": PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # The API speaks JSON only: errors are never an HTML page (api/exceptions.py maps the
     # services' ValidationError / PermissionDenied to 400 / 403 with field messages).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
 # Device tokens (django-rest-knox): only a hash is stored; they expire and logout revokes them.
@@ -268,12 +302,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A Redis cache that is down answers like an empty one, logged (config/cache.py): the throttle
+# then lets requests through rather than failing every API write with a 500.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache"
         if not env_str("CACHE_URL")
-        else "django.core.cache.backends.redis.RedisCache",
+        else "config.cache.ForgivingRedisCache",
         "LOCATION": env_str("CACHE_URL", "krag"),
+        **(
+            {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+            if env_str("CACHE_URL")
+            else {}
+        ),
     }
 }
 
@@ -334,7 +375,7 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
 # Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from one
 # address, that pair is refused for AXES_COOLOFF_MINUTES — in the staff UI, the admin and the
 # API token login alike (they all call authenticate(request=...)). The address is REMOTE_ADDR,
-# as for the audit log: behind a proxy that sets X-Forwarded-For, set AXES_PROXY_COUNT.
+# as for the audit log: behind a proxy that sets X-Forwarded-For, set PROXY_COUNT.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -346,9 +387,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
-if env_int("AXES_PROXY_COUNT", 0):
-    AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
+if PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # Two-factor sign-in (django-otp, TOTP): optional for every staff member, required for the
 # admins of an institution with "require two-factor sign-in" on (security/two_factor.py).
@@ -372,10 +415,23 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# A request body of the API above this is refused with 413 before it is read.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "api.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's own "django" logger prints under DEBUG and passes on to the root as well:

@@ -1,7 +1,5 @@
 import os
 
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -17,8 +15,8 @@ urlpatterns = [
     path("", include("staff.urls")),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is not served, not even with DEBUG: it holds report PDFs and consent scans, which
+# leave only through their views (signed in, scoped, audited), e.g. reports:download.
 
 # Benchmark floor (bench/floor.py): bare views the benchmark compares the API with. Mounted only
 # when the benchmark's server sets KRAG_BENCH_FLOOR=1; never part of the product.

@@ -26,9 +26,12 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "body",
         "status",
         "attempts",
+        "uncertain_attempts",
+        "reference",
         "last_error",
         "created_at",
         "claimed_at",
+        "sending_since",
         "sent_at",
     )
     readonly_fields = fields

@@ -15,8 +15,15 @@ class OutboxMessage(models.Model):
 
     `key` names what is said, to whom and about what (e.g.
     `reminder:session-7@2026-11-24T17:00:00+00:00:participant-3`): a job that runs twice finds
-    the row already there and sends nothing twice. Sending claims the row with a conditional
-    UPDATE, so two workers never send the same message.
+    the row already there and sends nothing twice.
+
+    Sending is three steps, each committed on its own (notifications/services/outbox.py): the
+    claim (`sending_since` set, `reference` fixed), the talk with the mail server or SMS
+    provider outside any transaction, then `sent`. A row found with `sending_since` older than
+    the task time limit belongs to a worker that died mid-send: its fate is unknown, it is
+    counted in `uncertain_attempts`, sent again at most once under the same `reference`
+    (the e-mail's Message-ID, the SMS's provider reference), and left `unknown` if that
+    happens twice.
     """
 
     class Channel(models.TextChoices):
@@ -39,6 +46,8 @@ class OutboxMessage(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        # Handed to the provider twice with no answer either time: not sent a third time.
+        UNKNOWN = "unknown", _("Fate unknown")
 
     institution = models.ForeignKey(
         "clinics.Institution",
@@ -104,6 +113,13 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     claimed_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    # Set, committed, before the provider is called and cleared with the outcome: still set
+    # after the time limit means the sender died and nobody knows whether it went out.
+    sending_since = models.DateTimeField(_("sending since"), null=True, blank=True)
+    uncertain_attempts = models.PositiveSmallIntegerField(_("attempts of unknown fate"), default=0)
+    # The e-mail's Message-ID or the SMS's provider reference, fixed at the first claim and
+    # reused on every resend, so a duplicate is recognisable as one.
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -6,9 +6,10 @@ an operator plugs in a provider. To plug one, subclass `SMSBackend`, implement `
 set `SMS_BACKEND=yourpackage.sms.ProviderBackend`:
 
     class ProviderBackend(SMSBackend):
-        def send(self, *, to: str, text: str) -> None:
+        def send(self, *, to: str, text: str, reference: str = "") -> None:
+            payload = {"to": to, "text": text, "client_reference": reference}
             try:
-                response = requests.post(URL, json={"to": to, "text": text}, timeout=10)
+                response = requests.post(URL, json=payload, timeout=10)
             except requests.RequestException as exc:
                 raise SMSTemporaryError(str(exc)) from exc  # retried with backoff
             if response.status_code >= 500:
@@ -17,7 +18,9 @@ set `SMS_BACKEND=yourpackage.sms.ProviderBackend`:
                 raise SMSError(response.text)  # permanent: the message is marked failed
 
 Raise `SMSTemporaryError` (or ConnectionError / TimeoutError) for what is worth retrying and
-`SMSError` for what is not.
+`SMSError` for what is not. `reference` is the same on every resend of one message: hand it to
+the provider as its client reference (or idempotency key) so a resend after a worker died
+mid-send is recognisable, or dropped, as a duplicate.
 """
 
 import logging
@@ -39,29 +42,43 @@ class SMSTemporaryError(SMSError):
 class SMSBackend:
     """The interface every SMS backend implements."""
 
-    def send(self, *, to: str, text: str) -> None:
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
         raise NotImplementedError
 
 
-class LoggingSMSBackend(SMSBackend):
-    """Writes the SMS to the log instead of sending it (the default)."""
+def mask_number(number: str) -> str:
+    """A phone number as logs may show it: the last three digits only."""
+    digits = [c for c in number if c.isdigit()]
+    return "*" * max(len(digits) - 3, 0) + "".join(digits[-3:])
 
-    def send(self, *, to: str, text: str) -> None:
-        logger.info("SMS to %s: %s", to, text)
+
+class LoggingSMSBackend(SMSBackend):
+    """Writes that an SMS would go out to the log instead of sending it (the default).
+
+    Logs are read by more people than the register and kept elsewhere: neither the number nor
+    the text is written, only the last digits, the length and the reference.
+    """
+
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
+        logger.info(
+            "SMS to %s (%d characters), reference %s", mask_number(to), len(text), reference
+        )
 
 
 class LocmemSMSBackend(SMSBackend):
-    """Keeps sent SMS in `LocmemSMSBackend.outbox`, for tests."""
+    """Keeps sent SMS in `LocmemSMSBackend.outbox` (and their references), for tests."""
 
     outbox: list[tuple[str, str]] = []
+    references: list[str] = []
 
-    def send(self, *, to: str, text: str) -> None:
+    def send(self, *, to: str, text: str, reference: str = "") -> None:
         self.outbox.append((to, text))
+        self.references.append(reference)
 
 
 def get_sms_backend() -> SMSBackend:
     return import_string(settings.SMS_BACKEND)()
 
 
-def send_sms(*, to: str, text: str) -> None:
-    get_sms_backend().send(to=to, text=text)
+def send_sms(*, to: str, text: str, reference: str = "") -> None:
+    get_sms_backend().send(to=to, text=text, reference=reference)

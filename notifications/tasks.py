@@ -26,12 +26,26 @@ def backoff(retries: int) -> int:
     return min(60 * 2**retries, 600)
 
 
+@shared_task
+def send_messages(message_ids: list[int]) -> int:
+    """Fan a batch out, one task a message: the request that wrote them published once."""
+    for message_id in message_ids:
+        send_message.delay(message_id)
+    return len(message_ids)
+
+
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_message(self, message_id: int) -> str:
     """Send one outbox message; transient failures are retried with exponential backoff,
     and after the last retry the message is marked failed with the error."""
     try:
         return services.outbox_send(message_id=message_id)
+    except services.OutboxBusy as busy:
+        # Another worker's claim (or one that died) still stands: look again when it lapses.
+        # Eagerly there is no later; the stale-message sweep comes back to it.
+        if not self.request.is_eager:
+            send_message.apply_async((message_id,), countdown=int(busy.seconds) + 1)
+        return services.Status.PENDING
     except services.TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             services.outbox_mark_failed(message_id=message_id, error=services._error_text(exc))

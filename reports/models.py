@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from clinics.fields import EncryptedJSONField
 from clinics.models import LANGUAGE_CHOICES
 from clinics.querysets import TenantQuerySet, institution_ids_for
 
@@ -72,7 +73,8 @@ class ReportRun(models.Model):
     verification_code = models.CharField(
         _("verification code"), max_length=32, null=True, blank=True, unique=True
     )
-    certificate_facts = models.JSONField(default=dict, blank=True)
+    # Encrypted at rest: a certificate names its holder (the legal name, where consented).
+    certificate_facts = EncryptedJSONField(default=dict, blank=True)
     # Scheduled monthly summaries: the first day of the month summarised, and when e-mailed.
     scheduled_month = models.DateField(_("scheduled for month"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)

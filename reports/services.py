@@ -79,6 +79,8 @@ def _clean_parameters(report_type: str, parameters: dict, by) -> tuple[dict, dic
                 clean[name] = datetime.date.fromisoformat(str(value)).isoformat()
             except ValueError:
                 errors[name] = _("Enter a date as YYYY-MM-DD.")
+        elif "\x00" in str(value):  # PostgreSQL's text refuses NUL: say so, do not fail
+            errors[name] = _("This parameter holds a character that is not allowed.")
         else:
             clean[name] = str(value).strip()[:200]
     unknown = set(parameters) - set(expected)
@@ -133,11 +135,14 @@ def report_request(*, type: str, parameters: dict, by, language: str | None = No
         requested_by=by,
         verification_code=_new_code() if type == Type.ATTENDANCE_CERTIFICATE else None,
     )
+    # A certificate's recipient is free text (a court, an employer): it stays on the run.
+    audited = {k: v for k, v in clean.items() if k != "recipient"}
     audit_record(
         actor=by,
         action="report.request",
         obj=run,
-        details={"type": type, "parameters": clean, "language": run.language},
+        details={"type": type, "parameters": audited, "language": run.language}
+        | ({"fields": ["parameters.recipient"]} if "recipient" in clean else {}),
     )
     if type == Type.PARTICIPANT_EXPORT:
         # An access export reads the whole record: the participant's log shows it.
@@ -154,9 +159,81 @@ def _new_code() -> str:
 
 
 def enqueue_render(run: ReportRun) -> None:
+    """Queue the rendering once the request's transaction has committed.
+
+    `robust` and without Kombu's publish retries: a broker that is down must neither fail the
+    request that committed the run (it answers 202 with the run pending) nor hold it; the
+    sweep (`reports_sweep`) hands the run over when the broker is back.
+    """
+    pk = run.pk
+
+    # A named function, not a lambda: Django logs a robust callback's failure by its name.
+    def publish_report_run():
+        _publish(pk)
+
+    transaction.on_commit(publish_report_run, robust=True)
+
+
+def _publish(run_id: int, countdown: float | None = None) -> None:
     from .tasks import render_report
 
-    transaction.on_commit(lambda: render_report.delay(run.pk))
+    render_report.apply_async((run_id,), countdown=countdown, retry=False)
+
+
+def _abandoned_before(now) -> datetime.datetime:
+    """A run RUNNING since before this belongs to a dead worker: the hard time limit stops a
+    live one sooner."""
+    return now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+# A pending run older than this has probably lost its task (a broker down at the request, a
+# message dropped): dispatched again. A duplicate message is harmless, the claim takes it once.
+REDISPATCH_AFTER = datetime.timedelta(minutes=5)
+
+
+def reports_sweep(*, now=None) -> list[int]:
+    """The beat's sweep, idempotent: pending runs whose task was lost are dispatched again, and
+    runs RUNNING past the time limit (their worker died mid-render) are put back to PENDING
+    (audited) and dispatched. Returns the ids dispatched."""
+    now = now or timezone.now()
+    abandoned = ReportRun.objects.filter(
+        status=Status.RUNNING, started_at__lt=_abandoned_before(now)
+    )
+    for run_id in abandoned.values_list("pk", flat=True):
+        with transaction.atomic():
+            if ReportRun.objects.filter(
+                pk=run_id, status=Status.RUNNING, started_at__lt=_abandoned_before(now)
+            ).update(status=Status.PENDING):
+                audit_record(
+                    actor=None,
+                    action="report.reclaimed",
+                    obj=ReportRun.objects.get(pk=run_id),
+                    details={"reason": "running past the time limit"},
+                )
+    ids = list(
+        ReportRun.objects.filter(
+            status=Status.PENDING, created_at__lt=now - REDISPATCH_AFTER
+        ).values_list("pk", flat=True)
+    )
+    for done, run_id in enumerate(ids):
+        try:
+            _publish(run_id)
+        except Exception:  # noqa: BLE001 - the broker still down: the next sweep tries again
+            logger.warning("Could not dispatch report run %s; the next sweep will", run_id)
+            return ids[:done]
+    return ids
+
+
+def report_busy_for(run_id: int) -> float | None:
+    """Seconds until a RUNNING run's claim counts as abandoned (None: it is not running)."""
+    started = (
+        ReportRun.objects.filter(pk=run_id, status=Status.RUNNING)
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    if started is None:
+        return None
+    return max((started - _abandoned_before(timezone.now())).total_seconds(), 0)
 
 
 def verify_url(code: str) -> str:
@@ -172,7 +249,7 @@ def report_claim(run_id: int) -> bool:
     broker redelivers its message, acks being late): that one may be claimed again.
     """
     now = timezone.now()
-    abandoned = now - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    abandoned = _abandoned_before(now)
     claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=abandoned)
     return bool(
         ReportRun.objects.filter(claimable, pk=run_id).update(status=Status.RUNNING, started_at=now)

@@ -2,7 +2,14 @@
 
 from celery import shared_task
 
-from .services import TRANSIENT_ERRORS, monthly_summaries_send, report_fail, report_render
+from .services import (
+    TRANSIENT_ERRORS,
+    monthly_summaries_send,
+    report_busy_for,
+    report_fail,
+    report_render,
+    reports_sweep,
+)
 
 
 @shared_task(bind=True, max_retries=3, name="reports.tasks.render_report")
@@ -20,7 +27,19 @@ def render_report(self, run_id: int) -> str | None:
             # would raise out of the request that queued the task).
             return self.apply(args=[run_id], retries=self.request.retries + 1).result
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from exc
+    if run is None and not self.request.is_eager:
+        # Claimed by someone else: a live worker, or one killed mid-render whose message came
+        # back at once. Look again when that claim lapses, rather than let the run wait forever.
+        wait = report_busy_for(run_id)
+        if wait is not None:
+            render_report.apply_async((run_id,), countdown=int(wait) + 1)
     return run.status if run else None
+
+
+@shared_task(name="reports.tasks.sweep_report_runs")
+def sweep_report_runs() -> int:
+    """Dispatch again the runs whose task was lost, reclaim those whose worker died."""
+    return len(reports_sweep())
 
 
 @shared_task(name="reports.tasks.send_monthly_summaries")

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django_otp import user_has_device
 
 from fhir.outcome import operation_outcome
 
@@ -20,13 +21,26 @@ RECHECK_SECONDS = 300
 
 
 def _exempt_prefixes() -> tuple[str, ...]:
-    prefixes = ["/account/two-factor/", "/i18n/", "/health/", "/" + settings.STATIC_URL.lstrip("/")]
+    prefixes = ["/i18n/", "/health/", "/" + settings.STATIC_URL.lstrip("/")]
     for name in ("staff:logout", "admin:logout"):
         try:
             prefixes.append(reverse(name))
         except NoReverseMatch:
             pass
     return tuple(prefixes)
+
+
+def _exempt(request) -> bool:
+    """Only the code-entry page (and signing out, the language switch, static files) is open
+    before the code; the set-up page too while the user has no device yet, since that is how a
+    user whose institution requires codes gets one. Turning codes off is not: it needs a
+    verified session, then the password and a fresh code (security/services.py)."""
+    path = request.path
+    if path == reverse("security:two_factor_verify") or path.startswith(_exempt_prefixes()):
+        return True
+    return path == reverse("security:two_factor_setup") and not user_has_device(
+        request.user, confirmed=True
+    )
 
 
 class TwoFactorMiddleware:
@@ -40,7 +54,7 @@ class TwoFactorMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and self._needs_code(request):
-            if not request.path.startswith(_exempt_prefixes()):
+            if not _exempt(request):
                 return self._refuse(request)
         return self.get_response(request)
 

@@ -106,9 +106,15 @@ def two_factor_setup(request):
 @login_required
 @require_POST
 def two_factor_off(request):
-    """Turn codes off for oneself (refused to admins whose institution requires them)."""
+    """Turn codes off for oneself with the password and a fresh code (refused to admins whose
+    institution requires them)."""
     try:
-        two_factor_disable(user=request.user, by=request.user)
+        two_factor_disable(
+            user=request.user,
+            by=request.user,
+            password=request.POST.get("password", ""),
+            token=request.POST.get("token", ""),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

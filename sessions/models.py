@@ -95,6 +95,9 @@ class SupportGroup(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SupportGroupQuerySet.as_manager()
 
@@ -111,6 +114,7 @@ class SupportGroup(models.Model):
                 name="group_ends_after_start",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="supportgroup_changes")]
 
     def __str__(self):
         return self.name
@@ -293,6 +297,9 @@ class Session(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -309,6 +316,7 @@ class Session(models.Model):
             models.Index(fields=["group", "starts_at"]),
             models.Index(fields=["institution", "starts_at"]),
             models.Index(fields=["room", "starts_at"]),
+            models.Index(fields=["change_number", "id"], name="session_changes"),
         ]
 
     def __str__(self):
@@ -372,6 +380,9 @@ class SessionNote(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionNoteQuerySet.as_manager()
 
@@ -399,6 +410,7 @@ class SessionNote(models.Model):
                 name="participant_note_names_participant",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="sessionnote_changes")]
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.session}"

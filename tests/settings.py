@@ -18,5 +18,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 REST_FRAMEWORK = {  # noqa: F405
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"user_write": "10000/min", "login": "1000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "user_write": "10000/min",
+        "login": "1000/min",
+        "login_address": "1000/min",
+    },
 }

@@ -345,6 +345,17 @@ def test_opening_a_participant_writes_participant_viewed_to_the_audit_log(as_ewa
     assert (event.actor, event.object_id) == (users["ewa"], str(participant.pk))
 
 
+def test_a_page_of_the_participant_list_is_one_logged_read_naming_everyone_shown(as_ewa, a, users):
+    # Issue 15: the admin's list and search showed decrypted names and wrote nothing.
+    response = as_ewa.get(url(Participant, "changelist"), {"q": "P-"})
+    assert response.status_code == 200
+    shown = [p.pk for p in response.context["cl"].result_list]
+    assert shown
+    event = AuditEvent.objects.filter(action="participant.listed").latest("id")
+    assert (event.actor, event.institution, event.details["via"]) == (users["ewa"], a, "admin")
+    assert event.details["ids"] == shown
+
+
 def test_a_legal_name_is_shown_only_while_the_health_data_consent_is_in_force(as_ewa, a, users):
     participant = Participant.objects.filter(institution=a).exclude(legal_name="").first()
     assert participant.legal_name in as_ewa.get(url(Participant, "changelist")).content.decode()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
-from clinics.locking import changed_fields, lock_for_change
+from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, Role, require_role, role_of
 from sessions.models import Session, SupportGroup
@@ -220,17 +220,26 @@ def enrollment_refer(
         group=group,
         referral_source=referral_source,
         end_reason="",
+        referral_reason=(reason or "").strip(),
         created_by=by,
     )
-    audit_record(actor=by, action="enrollment.referred", obj=enrollment, details={"reason": reason})
+    # Free text stays on its record; the audit event only names the field (erasure reaches it).
+    audit_record(
+        actor=by,
+        action="enrollment.referred",
+        obj=enrollment,
+        details={"fields": ["referral_reason"]},
+    )
     return enrollment
 
 
 @transaction.atomic
-def enrollment_waitlist(*, enrollment: Enrollment, by) -> Enrollment:
+def enrollment_waitlist(
+    *, enrollment: Enrollment, by, precondition: Precondition = None
+) -> Enrollment:
     """Put a referred participant on the group's waiting list (first come, first served)."""
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = lock_for_change(enrollment, precondition)
     if enrollment.status != Status.REFERRED:
         raise ValidationError(_("Only a referred participant can be put on the waiting list."))
     enrollment.status = Status.WAITLISTED
@@ -432,11 +441,18 @@ def enrollment_walk_in(
 
 
 def _end(
-    enrollment: Enrollment, *, by, status: str, reason: str, on: datetime.date | None, action: str
+    enrollment: Enrollment,
+    *,
+    by,
+    status: str,
+    reason: str,
+    on: datetime.date | None,
+    action: str,
+    precondition: Precondition = None,
 ) -> Enrollment:
     """End a membership (withdrawn or completed) from `on`; see `_leave_date` for the roster."""
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = lock_for_change(enrollment, precondition)
     if enrollment.status not in Enrollment.OPEN_STATUSES:
         raise ValidationError(_("This enrollment has already ended."))
     if status == Status.COMPLETED and enrollment.status != Status.ACTIVE:
@@ -447,13 +463,18 @@ def _end(
     enrollment.end_reason = (reason or "").strip()
     enrollment.offer_expires_at = None
     enrollment.save()
-    audit_record(actor=by, action=action, obj=enrollment, details={"reason": enrollment.end_reason})
+    audit_record(actor=by, action=action, obj=enrollment, details={"fields": ["end_reason"]})
     return enrollment
 
 
 @transaction.atomic
 def enrollment_withdraw(
-    *, enrollment: Enrollment, by, reason: str, on: datetime.date | None = None
+    *,
+    enrollment: Enrollment,
+    by,
+    reason: str,
+    on: datetime.date | None = None,
+    precondition: Precondition = None,
 ) -> Enrollment:
     """End a membership (or referral) early; rosters of sessions from `on` no longer list them."""
     if not (reason or "").strip():
@@ -465,12 +486,18 @@ def enrollment_withdraw(
         reason=reason,
         on=on,
         action="enrollment.withdrawn",
+        precondition=precondition,
     )
 
 
 @transaction.atomic
 def enrollment_complete(
-    *, enrollment: Enrollment, by, on: datetime.date | None = None, reason: str = ""
+    *,
+    enrollment: Enrollment,
+    by,
+    on: datetime.date | None = None,
+    reason: str = "",
+    precondition: Precondition = None,
 ) -> Enrollment:
     """Record that a member completed the group."""
     return _end(
@@ -480,6 +507,7 @@ def enrollment_complete(
         reason=reason,
         on=on,
         action="enrollment.completed",
+        precondition=precondition,
     )
 
 

@@ -2,9 +2,10 @@
 the periodic jobs that decide who hears what.
 
 Every message is first an `OutboxMessage` row whose unique key says what, to whom and about
-what; a job that runs twice finds its rows already there. Sending claims the row with a
-conditional UPDATE inside the sending transaction, so a second worker waits and then finds it
-sent, and a worker killed mid-send leaves the row pending for the redelivered task.
+what; a job that runs twice finds its rows already there. Sending commits a claim before the
+provider is called and the outcome right after (outbox.py), so a second worker finds the
+message claimed or sent, and a worker killed mid-send leaves a claim that, once timed out,
+marks the message as of unknown fate: sent again once, under the same Message-ID.
 
 Members are contacted only with an active contact consent, checked when the message is written
 and again when it is sent. Member-facing texts carry the date, time, place and the

@@ -4,11 +4,13 @@ import datetime
 import logging
 import smtplib
 import socket
+from email.utils import parseaddr
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from attendance.models import Consent, Enrollment, FollowUpTask
@@ -30,19 +32,35 @@ Status = OutboxMessage.Status
 
 # Worth retrying with backoff: the mail server or SMS provider could not be reached for now.
 TRANSIENT_ERRORS = (
-    SoftTimeLimitExceeded,  # a mail server that hangs: give up this try, not the message
     smtplib.SMTPException,
     ConnectionError,
     TimeoutError,
     socket.gaierror,
     SMSTemporaryError,
 )
-# Not worth retrying: the address or the content was refused (caught before the above).
+# Not worth retrying: the address or the content was refused. SMSTemporaryError is an SMSError
+# too (a provider's code may catch either): it is told apart first, in `_classify`.
 PERMANENT_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, SMSError)
 
 # A pending message nobody has tried for this long is dispatched again (its task may be lost).
 STALE_AFTER = datetime.timedelta(minutes=15)
 MAX_ATTEMPTS = 6
+# A message whose fate is unknown (its sender died mid-send) is sent again once, no more.
+MAX_UNCERTAIN_ATTEMPTS = 2
+
+
+class OutboxBusy(Exception):
+    """Another worker claimed the message and may still be talking to the provider."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"being sent; look again in {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def sending_timeout() -> datetime.timedelta:
+    """How long a claim protects a message being sent: past it, its sender is dead (the task's
+    hard time limit has killed it) and nobody knows whether the provider got the message."""
+    return datetime.timedelta(seconds=settings.OUTBOX_SENDING_TIMEOUT)
 
 
 # --- Writing and sending ---------------------------------------------------------------------
@@ -55,20 +73,22 @@ def _stamp(moment: datetime.datetime) -> str:
 def _dispatch(message_ids: list[int]) -> None:
     """Hand the messages to the workers once the transaction that wrote them has committed.
 
-    `robust`: a broker that is down must not fail the request that already committed; the
-    rows stay pending and `outbox_dispatch_stale` sends them later.
+    One publication for the batch (a worker fans it out), without Kombu's publish retries: a
+    broker that is down costs the request one refused connection, not 0.6 s a message, and
+    never fails it (`robust`); the rows stay pending and `outbox_dispatch_stale` hands them
+    over when the broker is back.
     """
-    from ..tasks import send_message
+    if not message_ids:
+        return
+    from ..tasks import send_messages
 
-    def send(pk):
-        # A named function, not a partial: Django logs a robust callback's failure by its name.
-        def send_message_after_commit():
-            send_message.delay(pk)
+    ids = list(message_ids)
 
-        return send_message_after_commit
+    # A named function, not a lambda: Django logs a robust callback's failure by its name.
+    def publish_outbox_messages():
+        send_messages.apply_async((ids,), retry=False)
 
-    for pk in message_ids:
-        transaction.on_commit(send(pk), robust=True)
+    transaction.on_commit(publish_outbox_messages, robust=True)
 
 
 def outbox_enqueue(
@@ -131,6 +151,10 @@ def _why_not_send(message: OutboxMessage, now) -> str:
             return "the session was moved since"
         if message.kind == Kind.REMINDER and session.has_begun(now):
             return "the session has begun"
+    if session is not None and message.kind in (Kind.SESSION_CANCELLED, Kind.SESSION_MOVED):
+        # A notice about a session already past helps nobody (a job that ran late).
+        if (message.session_starts_at or session.starts_at) <= now:
+            return "the session is already past"
     enrollment = message.enrollment
     if enrollment is not None and message.kind in (Kind.SEAT_OFFERED, Kind.SEAT_OFFERED_STAFF):
         if enrollment.status != Enrollment.Status.WAITLISTED:
@@ -155,42 +179,76 @@ def _address(message: OutboxMessage) -> str:
     return message.to
 
 
+def _reference(message: OutboxMessage) -> str:
+    """The message's Message-ID (e-mail) or provider reference (SMS), the same on a resend."""
+    if message.channel == Channel.SMS:
+        return f"krag-outbox-{message.pk}"
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "krag.local"
+    return f"<krag-outbox-{message.pk}@{domain}>"
+
+
 def _deliver(message: OutboxMessage) -> None:
     if message.channel == Channel.EMAIL:
-        EmailMessage(subject=message.subject, body=message.body, to=[message.to]).send(
-            fail_silently=False
-        )
+        EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            to=[message.to],
+            headers={"Message-ID": message.reference},
+        ).send(fail_silently=False)
     else:
-        send_sms(to=message.to, text=message.body)
+        send_sms(to=message.to, text=message.body, reference=message.reference)
 
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def outbox_send(*, message_id: int) -> str:
-    """Send one pending message if it is still wanted; returns the message's status.
+def _classify(exc: BaseException) -> str:
+    if isinstance(exc, SMSTemporaryError):
+        return "transient"
+    if isinstance(exc, PERMANENT_ERRORS):
+        return "permanent"
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return "transient"
+    return "bug"
 
-    A transient error is recorded on the row (still pending) and raised again for the task to
-    retry with backoff; any other error marks the message failed.
+
+def _claim(message_id: int) -> OutboxMessage | str:
+    """Claim a pending message for one send, committed before anyone talks to the provider.
+
+    Returns the claimed message, or the status of one that must not be sent (now). Raises
+    OutboxBusy while another worker's claim may still be sending it.
     """
-    transient = None
     with transaction.atomic():
         now = timezone.now()
-        # The claim: the row stays locked until this transaction ends, so a second worker's
-        # UPDATE waits, then finds the message no longer pending. A worker killed mid-send
-        # rolls the claim back and the redelivered task sends the message.
-        claimed = OutboxMessage.objects.filter(pk=message_id, status=Status.PENDING).update(
-            attempts=F("attempts") + 1, claimed_at=now, updated_at=now
+        message = (
+            OutboxMessage.objects.select_for_update(of=("self",))
+            .select_related("participant", "user", "session", "enrollment", "follow_up")
+            .filter(pk=message_id)
+            .first()
         )
-        if not claimed:
-            return (
-                OutboxMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
-                or ""
+        if message is None or message.status != Status.PENDING:
+            return message.status if message else ""
+        fields = ["status", "last_error", "to", "reference", "attempts", "claimed_at"]
+        fields += ["sending_since", "uncertain_attempts", "updated_at"]
+        if message.sending_since is not None:
+            busy_until = message.sending_since + sending_timeout()
+            if busy_until > now:
+                raise OutboxBusy((busy_until - now).total_seconds())
+            # Its sender died, or ran out of time, talking to the provider: it may have gone out.
+            message.uncertain_attempts += 1
+            message.sending_since = None
+            audit_record(
+                actor=None,
+                action="notification.fate_unknown",
+                obj=message,
+                details={"kind": message.kind, "uncertain_attempts": message.uncertain_attempts},
             )
-        message = OutboxMessage.objects.select_related(
-            "participant", "user", "session", "enrollment", "follow_up"
-        ).get(pk=message_id)
+            if message.uncertain_attempts >= MAX_UNCERTAIN_ATTEMPTS:
+                message.status = Status.UNKNOWN
+                message.last_error = "handed to the provider twice without an answer; not resent"
+                message.save(update_fields=fields)
+                return message.status
         reason = _why_not_send(message, now)
         if not reason:
             message.to = _address(message)
@@ -198,34 +256,68 @@ def outbox_send(*, message_id: int) -> str:
         if reason:
             message.status = Status.SKIPPED
             message.last_error = reason
-            message.save(update_fields=["status", "last_error", "to", "updated_at"])
+            message.save(update_fields=fields)
             return message.status
-        try:
-            _deliver(message)
-        except PERMANENT_ERRORS as exc:
-            message.status = Status.FAILED
-            message.last_error = _error_text(exc)
-        except TRANSIENT_ERRORS as exc:
-            message.last_error = _error_text(exc)
-            transient = exc
-        except Exception as exc:  # a bug or a misconfiguration: do not send it again blindly
-            logger.exception("Sending outbox message %s failed", message_id)
-            message.status = Status.FAILED
-            message.last_error = _error_text(exc)
-        else:
-            message.status = Status.SENT
-            message.sent_at = timezone.now()
-            message.last_error = ""
+        message.reference = message.reference or _reference(message)
+        message.attempts += 1
+        message.claimed_at = message.sending_since = now
+        message.save(update_fields=fields)
+        return message
+
+
+def _record_outcome(message: OutboxMessage, *, status: str, error: str = "") -> bool:
+    """Write what the provider answered, in its own transaction, if the claim is still ours."""
+    with transaction.atomic():
+        now = timezone.now()
+        changes = {"sending_since": None, "last_error": error, "updated_at": now}
+        if status != Status.PENDING:
+            changes["status"] = status
+        if status == Status.SENT:
+            changes["sent_at"] = now
+        ours = OutboxMessage.objects.filter(
+            pk=message.pk, status=Status.PENDING, sending_since=message.sending_since
+        ).update(**changes)
+        if ours and status == Status.SENT:
             audit_record(
                 actor=None,
                 action="notification.sent",
                 obj=message,
                 details={"kind": message.kind, "channel": message.channel},
             )
-        message.save()
-    if transient is not None:
-        raise transient
-    return message.status
+        return bool(ours)
+
+
+def outbox_send(*, message_id: int) -> str:
+    """Send one pending message if it is still wanted; returns the message's status.
+
+    Three commits: the claim, then the provider is called outside any transaction, then the
+    outcome. A worker killed between the first and the last leaves the claim standing; the
+    next try, once the claim has timed out, counts the message as of unknown fate and sends it
+    again, once, under the same Message-ID or reference. A transient error is recorded (still
+    pending) and raised again for the task to retry with backoff; any other error marks the
+    message failed.
+    """
+    claimed = _claim(message_id)
+    if isinstance(claimed, str):
+        return claimed
+    message = claimed
+    try:
+        _deliver(message)
+    except SoftTimeLimitExceeded:
+        # Out of time mid-send: the provider may have taken it. The claim stays, and the next
+        # try, after it timed out, counts this attempt as one of unknown fate.
+        raise OutboxBusy(sending_timeout().total_seconds()) from None
+    except Exception as exc:
+        kind = _classify(exc)
+        if kind == "bug":  # a bug or a misconfiguration: do not send it again blindly
+            logger.exception("Sending outbox message %s failed", message_id)
+        status = Status.PENDING if kind == "transient" else Status.FAILED
+        _record_outcome(message, status=status, error=_error_text(exc))
+        if kind == "transient":
+            raise
+        return status
+    _record_outcome(message, status=Status.SENT)
+    return Status.SENT
 
 
 def outbox_mark_failed(*, message_id: int, error: str) -> bool:

@@ -64,6 +64,7 @@ def note_write(
     kind: str = SessionNote.Kind.GROUP,
     participant=None,
     theme: str = "",
+    precondition: Precondition = None,
 ) -> SessionNote:
     """Write or edit the group note, a participant's note or one's private note for a session.
 
@@ -90,6 +91,8 @@ def note_write(
     if kind == SessionNote.Kind.PRIVATE:
         lookup["author"] = by
     note = SessionNote.objects.select_for_update().filter(**lookup).first()
+    if note is not None and precondition is not None:
+        precondition(note)  # the API's If-Match, or its refusal to overwrite (POST → 409)
     if note is None:
         note = SessionNote.objects.create(
             session=session,

@@ -415,7 +415,7 @@ def session_cancel(
         actor=by,
         action="session.cancelled",
         obj=session,
-        details={"reason": session.cancellation_reason},
+        details={"fields": ["cancellation_reason"]},  # the reason stays on the session
     )
     from notifications.hooks import session_changed
 

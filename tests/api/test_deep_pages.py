@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from api import paginator
 from audit.models import AuditEvent
 from audit.services import audit_event, audit_record_many
+from tests.api.errors import field_errors
 from tests.factories import ParticipantFactory
 
 
@@ -85,7 +86,7 @@ def test_the_api_audit_log_goes_back_to_newer_pages_by_its_previous_link(ewa, lo
 def test_an_audit_cursor_that_was_not_given_is_a_400_naming_it(ewa, log):
     response = api_as(ewa).get("/api/v1/audit-events/", {"older": "not-a-cursor"})
     assert response.status_code == 400
-    assert response.json()["older"]
+    assert field_errors(response)["older"]
 
 
 def test_the_audit_page_of_the_staff_ui_costs_the_same_on_its_fifth_page(client, ewa, log):

@@ -328,6 +328,8 @@ def test_two_workers_sending_the_same_message_at_once_send_it_once(settings, gro
     def worker():
         try:
             outcomes.append(services.outbox_send(message_id=message_id))
+        except services.OutboxBusy:
+            outcomes.append("busy")  # the other's committed claim: it looks again later
         finally:
             connection.close()
 
@@ -337,7 +339,7 @@ def test_two_workers_sending_the_same_message_at_once_send_it_once(settings, gro
     for thread in threads:
         thread.join(timeout=30)
 
-    assert outcomes == [Status.SENT, Status.SENT]
+    assert sorted(outcomes) in ([Status.SENT, Status.SENT], ["busy", Status.SENT])
     assert [m.to for m in mail.outbox] == [["kasia@example.org"]]
     message = OutboxMessage.objects.get(pk=message_id)
     assert (message.session, message.attempts) == (session, 1)

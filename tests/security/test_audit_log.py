@@ -6,6 +6,7 @@ import datetime
 import io
 
 import pytest
+import time_machine
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -21,12 +22,9 @@ def events(ewa, anna, karim, institution_a, institution_b):
     """anna read P-1 of A twice (once last month), karim read a participant of B."""
     p_a = ParticipantFactory(institution=institution_a)
     p_b = ParticipantFactory(institution=institution_b)
-    old = audit_record(actor=anna, action="participant.viewed", obj=p_a)
-    with connection.cursor() as cursor:  # the ORM refuses updates: move it back with SQL
-        cursor.execute(
-            "UPDATE audit_auditevent SET created_at = %s WHERE id = %s",
-            [timezone.now() - datetime.timedelta(days=35), old.pk],
-        )
+    # Written 35 days ago (the log refuses updates, in the database too: no moving it back).
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=35), tick=False):
+        old = audit_record(actor=anna, action="participant.viewed", obj=p_a)
     recent = audit_record(actor=anna, action="participant.viewed", obj=p_a)
     other = audit_record(actor=karim, action="participant.viewed", obj=p_b)
     return {"p_a": p_a, "p_b": p_b, "old": old, "recent": recent, "other": other}
@@ -182,4 +180,21 @@ def test_not_even_the_admin_can_add_change_or_delete_an_event(client, django_use
         {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
     )
     assert response.status_code in (200, 302, 403)
+    assert AuditEvent.objects.get(pk=event.pk).action == "participant.viewed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_to_change_or_delete_an_audit_row(events):
+    from django.db import DatabaseError, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger is PostgreSQL's (a migration installs it there only)")
+    event = events["recent"]
+    for sql in (
+        "UPDATE audit_auditevent SET action = 'tampered' WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "participant.viewed"

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from security.services import two_factor_disable
+from tests.api.errors import field_errors
 
 PASSWORD = "demo-password"  # tests/factories.py
 
@@ -77,7 +78,8 @@ def test_the_api_token_login_is_locked_too(anna):
     api.post(url, {"username": "anna", "password": "wrong"}, format="json")
     response = api.post(url, {"username": "anna", "password": PASSWORD}, format="json")
     assert response.status_code == 429
-    assert response.json() == {
+    assert response.json()["code"] == "throttled"
+    assert {"detail": response.json()["detail"]} == {
         "detail": "Too many failed sign-ins with this username. Try again in 15 minutes, or ask "
         "your institution's admin."
     }
@@ -107,8 +109,10 @@ def confirmed_device(user) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
 
 
-def code(device: TOTPDevice) -> str:
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+def code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """The device's current code, or the next one (a used code is not accepted twice)."""
+    t0 = device.t0 - steps_ahead * device.step
+    return f"{totp(device.bin_key, step=device.step, t0=t0, digits=device.digits):06d}"
 
 
 @pytest.fixture
@@ -188,7 +192,8 @@ def test_the_admin_and_session_api_calls_wait_for_the_code(client, django_user_m
     assert response["Location"].startswith(reverse("security:two_factor_verify"))
     response = client.get("/api/v1/participants/")
     assert response.status_code == 403
-    assert response.json() == {"detail": "Two-factor verification required."}
+    assert response.json()["detail"] == "Two-factor verification required."
+    assert response.json()["code"] == "permission_denied"
     response = client.get("/fhir/r4/Patient")
     assert response.status_code == 403
     assert response.json()["issue"][0]["code"] == "login"
@@ -212,7 +217,7 @@ def test_staff_can_turn_their_own_codes_off_and_only_their_own(anna, marek):
     confirmed_device(anna)
     with pytest.raises(ValidationError, match="Only the platform operator"):
         two_factor_disable(user=anna, by=marek)
-    two_factor_disable(user=anna, by=anna)
+    two_factor_disable(user=anna, by=anna, password=PASSWORD, token=code(anna.totpdevice_set.get()))
     assert not TOTPDevice.objects.filter(user=anna).exists()
     assert AuditEvent.objects.filter(action="auth.two_factor_disabled").count() == 1
 
@@ -255,7 +260,9 @@ def test_a_device_of_a_user_with_codes_gets_a_token_only_with_the_current_code(a
     device = confirmed_device(anna)
     refused = token_login("anna")
     assert refused.status_code == 400
-    assert refused.json()["otp_token"] == ["Give the current code from your authenticator app."]
+    assert field_errors(refused)["otp_token"] == [
+        "Give the current code from your authenticator app."
+    ]
     granted = token_login("anna", otp_token=code(device))
     assert granted.status_code == 200 and granted.json()["token"]
     assert token_login("anna", otp_token="000000").status_code == 400
@@ -264,8 +271,60 @@ def test_a_device_of_a_user_with_codes_gets_a_token_only_with_the_current_code(a
 def test_an_admin_who_must_use_codes_sets_them_up_before_any_token(ewa, strict_a):
     refused = token_login("ewa", otp_token="123456")
     assert refused.status_code == 400
-    assert "set it up in the web app first" in refused.json()["otp_token"][0]
+    assert "set it up in the web app first" in field_errors(refused)["otp_token"][0]
 
 
 def test_staff_without_codes_get_a_token_with_the_password(marek):
     assert token_login("marek").status_code == 200
+
+
+def verified_client(client, user, device):
+    sign_in(client, user.username)
+    client.post(reverse("security:two_factor_verify"), {"token": code(device), "next": "/"})
+    return client
+
+
+def test_a_password_alone_cannot_turn_two_factor_off(client, anna):
+    # Issue 15: signed in with the password, the code not given, the off page was exempt.
+    confirmed_device(anna)
+    sign_in(client, "anna")
+    page = client.get(reverse("security:two_factor_setup"))
+    assert page["Location"].startswith(reverse("security:two_factor_verify"))
+    response = client.post(reverse("security:two_factor_off"), {"password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("security:two_factor_verify"))
+    assert TOTPDevice.objects.filter(user=anna, confirmed=True).exists()
+    assert client.get(reverse("staff:participants")).status_code == 302
+
+
+def test_turning_codes_off_needs_the_password_and_a_fresh_code_and_is_audited(
+    client, anna, settings
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp slows retries down; not the point here
+    device = confirmed_device(anna)
+    verified_client(client, anna, device)
+    fresh = code(device, steps_ahead=1)
+    client.post(reverse("security:two_factor_off"), {"password": "wrong", "token": fresh})
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": "000000"})
+    assert TOTPDevice.objects.filter(user=anna).exists()
+    refusals = AuditEvent.objects.filter(actor=anna, action="auth.two_factor_change_refused")
+    assert [event.details["fields"] for event in refusals.order_by("pk")] == [
+        ["password"],
+        ["token"],
+    ]
+    # The code used to sign in is spent: the off switch needs the next one.
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": code(device)})
+    assert TOTPDevice.objects.filter(user=anna).exists()
+    client.post(reverse("security:two_factor_off"), {"password": PASSWORD, "token": fresh})
+    assert not TOTPDevice.objects.filter(user=anna).exists()
+    assert AuditEvent.objects.filter(actor=anna, action="auth.two_factor_disabled").count() == 1
+
+
+def test_only_the_code_page_is_open_before_the_code(client, anna):
+    confirmed_device(anna)
+    sign_in(client, "anna")
+    assert client.get(reverse("security:two_factor_verify")).status_code == 200
+    for name in ("security:two_factor_setup", "security:two_factor_off"):
+        response = client.post(reverse(name), {"token": "000000"})
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("security:two_factor_verify") + "?")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinics', '0003_attendance_opens_minutes_before'),
+        ('clinics', '0004_change_numbers'),
     ]
 
     operations = [

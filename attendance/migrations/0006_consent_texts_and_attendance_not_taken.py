@@ -9,9 +9,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance', '0003_attendance_composite_indexes_only'),
-        ('clinics', '0004_clinical_supervisors'),
-        ('group_sessions', '0004_lifecycle_entry_points_cosignature'),
+        ('attendance', '0005_enrollment_referral_reason'),
+        ('clinics', '0005_clinical_supervisors'),
+        ('group_sessions', '0005_lifecycle_entry_points_cosignature'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_outbox_offer_and_follow_up'),
+        ('notifications', '0003_outbox_honest_delivery'),
     ]
 
     operations = [

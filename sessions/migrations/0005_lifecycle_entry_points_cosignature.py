@@ -18,7 +18,7 @@ def flag_entry_sessions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('group_sessions', '0003_sessions_by_composite_indexes_only'),
+        ('group_sessions', '0004_change_numbers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
