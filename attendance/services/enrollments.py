@@ -537,7 +537,7 @@ def _close(enrollment: Enrollment, *, by, reason: str, on: datetime.date | None,
         if enrollment.status == Status.COMPLETED
         else "enrollment.withdrawn",
         obj=enrollment,
-        details={"reason": reason, "why": why},
+        details={"fields": ["end_reason"], "why": why},  # the reason stays on the row
     )
     if was in (Status.WAITLISTED, Status.REFERRED):
         from notifications.hooks import waitlist_left

@@ -136,7 +136,7 @@ def group_move(
         actor=by,
         action="group.status_changed",
         obj=group,
-        details={**done, "reason": group.status_reason},
+        details={**done, "fields": ["status_reason"]},  # the reason stays on the group
     )
     return group
 

@@ -442,7 +442,12 @@ def session_mark_not_held(
     session.cancellation_reason = reason
     session.quorum_checked_at = timezone.now()
     session.save(update_fields=changed_fields("status", "cancellation_reason", "quorum_checked_at"))
-    audit_record(actor=by, action="session.not_held", obj=session, details={"reason": reason})
+    audit_record(
+        actor=by,
+        action="session.not_held",
+        obj=session,
+        details={"fields": ["cancellation_reason"]},  # the reason stays on the session
+    )
     return session
 
 
