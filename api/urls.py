@@ -15,6 +15,7 @@ from .views.clinics import (
     RoomViewSet,
     SiteViewSet,
 )
+from .views.consent_texts import ConsentTextViewSet
 from .views.privacy import ParticipantEraseView, ParticipantExportView
 from .views.reports import ReportRunViewSet
 from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
@@ -30,6 +31,7 @@ router.register("sessions", SessionViewSet, basename="session")
 router.register("notes", SessionNoteViewSet, basename="note")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 router.register("consents", ConsentViewSet, basename="consent")
+router.register("consent-texts", ConsentTextViewSet, basename="consenttext")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 router.register("reports", ReportRunViewSet, basename="reportrun")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")

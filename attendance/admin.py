@@ -11,7 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from clinics.admin import ReadOnlyInline, TenantAdmin
 
 from . import services
-from .models import AttendanceRecord, AttendanceRevision, Consent, Enrollment, FollowUpTask
+from .models import (
+    AttendanceNotTaken,
+    AttendanceRecord,
+    AttendanceRevision,
+    Consent,
+    ConsentText,
+    Enrollment,
+    FollowUpTask,
+)
 
 
 @admin.register(Enrollment)
@@ -147,6 +155,7 @@ class ConsentAdmin(TenantAdmin):
         "text_version",
         "group",
         "recipient",
+        "discloses_group",
         "granted_at",
         "expires_at",
         "scan",
@@ -158,6 +167,8 @@ class ConsentAdmin(TenantAdmin):
         return (
             *self.ADD_FIELDS,
             "status",
+            "text",
+            "renewal_needed",
             "recorded_by",
             "withdrawn_at",
             "withdrawn_by",
@@ -178,6 +189,7 @@ class ConsentAdmin(TenantAdmin):
             text_version=data["text_version"],
             group=data.get("group"),
             recipient=data.get("recipient") or "",
+            discloses_group=bool(data.get("discloses_group")),
             granted_at=data.get("granted_at"),
             expires_at=data.get("expires_at"),
             scan=data.get("scan"),
@@ -269,3 +281,57 @@ class FollowUpTaskAdmin(TenantAdmin):
 
     def service_save(self, request, obj, data, change):
         return services.follow_up_resolve(task=obj, by=request.user, outcome=data["outcome"])
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(TenantAdmin):
+    """The texts people agree to: a new version is published here; a published one is never
+    edited (consents point at it)."""
+
+    list_display = ("purpose", "language", "version", "valid_from", "requires_renewal")
+    list_filter = ("institution", "purpose", "language", "requires_renewal")
+    search_fields = ("version", "body")
+    fields = (
+        "institution",
+        "purpose",
+        "language",
+        "version",
+        "body",
+        "valid_from",
+        "requires_renewal",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj else ()
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def service_save(self, request, obj, data, change):
+        return services.consent_text_publish(
+            institution=data["institution"],
+            purpose=data["purpose"],
+            language=data["language"],
+            version=data["version"],
+            body=data["body"],
+            valid_from=data["valid_from"],
+            requires_renewal=bool(data.get("requires_renewal")),
+            by=request.user,
+        )
+
+
+@admin.register(AttendanceNotTaken)
+class AttendanceNotTakenAdmin(TenantAdmin):
+    """Sessions that ended with no marks: raised by the periodic job, done when the marks come."""
+
+    list_display = ("session", "status", "created_at", "resolved_at")
+    list_filter = ("institution", "status")
+    search_fields = ("session__group__name",)
+    fields = ("session", "status", "created_at", "resolved_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

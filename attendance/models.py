@@ -1,10 +1,32 @@
+from pathlib import Path
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .querysets import AttendanceQuerySet, ConsentQuerySet, EnrollmentQuerySet, FollowUpQuerySet
+
+
+def consent_scan_storage():
+    """Where scans of signed consent forms live: a Django storage never served at a public
+    address (STORAGES["consent_scans"] when configured, else a folder beside MEDIA_ROOT that
+    no URL maps). They are read through attendance.services.consent_scan_open, audited."""
+    from django.core.files.storage import storages
+
+    if "consent_scans" in settings.STORAGES:
+        return storages["consent_scans"]
+    root = getattr(settings, "PRIVATE_MEDIA_ROOT", Path(settings.MEDIA_ROOT).parent / "private")
+    return PrivateFileSystemStorage(location=root)
+
+
+class PrivateFileSystemStorage(FileSystemStorage):
+    """Files with no URL at all: they are served by a view that checks and audits."""
+
+    def url(self, name):
+        raise ValueError("Consent scans have no public address; use consent_scan_open.")
 
 
 class Enrollment(models.Model):
@@ -64,6 +86,8 @@ class Enrollment(models.Model):
     waitlisted_at = models.DateTimeField(_("waitlisted at"), null=True, blank=True)
     offered_at = models.DateTimeField(_("seat offered at"), null=True, blank=True)
     offer_expires_at = models.DateTimeField(_("offer expires at"), null=True, blank=True)
+    # A lapsed offer keeps the place on the list once; the second lapse ends the wait.
+    offers_lapsed = models.PositiveSmallIntegerField(_("offers lapsed"), default=0, db_default=0)
     joined_on = models.DateField(_("joined on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     end_reason = models.TextField(_("reason for leaving"), blank=True)
@@ -171,7 +195,36 @@ class Consent(models.Model):
     )
     method = models.CharField(_("method"), max_length=16, choices=Method.choices)
     text_version = models.CharField(_("version of the consent text"), max_length=32)
-    scan = models.FileField(_("scan of the signed form"), upload_to="consents/%Y/%m/", blank=True)
+    # The exact text agreed to (its version label is `text_version`).
+    text = models.ForeignKey(
+        "ConsentText",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consents",
+        verbose_name=_("consent text"),
+    )
+    renewal_needed = models.BooleanField(
+        _("renewal needed"),
+        default=False,
+        db_default=False,
+        help_text=_("A newer text needs renewed consent."),
+    )
+    discloses_group = models.BooleanField(
+        _("the group may be named"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Disclosure: the certificate may name the group (and so its topic), not only "
+            "“a support group”."
+        ),
+    )
+    scan = models.FileField(
+        _("scan of the signed form"),
+        upload_to="consents/%Y/%m/",
+        storage=consent_scan_storage,
+        blank=True,
+    )
     granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     recorded_by = models.ForeignKey(
@@ -220,6 +273,44 @@ class Consent(models.Model):
         if self.withdrawn_at is not None and self.withdrawn_at <= when:
             return False
         return self.expires_at is None or self.expires_at > when
+
+
+class ConsentText(models.Model):
+    """The text people agree to for one purpose, in one language, as the institution words it:
+    a versioned document. Never edited once consents point at it; a change is a new version."""
+
+    institution = models.ForeignKey(
+        "clinics.Institution", on_delete=models.PROTECT, related_name="consent_texts"
+    )
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Consent.Purpose.choices)
+    language = models.CharField(_("language"), max_length=2)
+    version = models.CharField(_("version label"), max_length=32)
+    body = models.TextField(_("text"))
+    valid_from = models.DateField(_("valid from"))
+    requires_renewal = models.BooleanField(
+        _("needs renewed consent"),
+        default=False,
+        help_text=_("Consents given under an earlier version are flagged for renewal."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["institution", "purpose", "language", "-valid_from", "-id"]
+        verbose_name = _("consent text")
+        verbose_name_plural = _("consent texts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "purpose", "language", "version"],
+                name="one_consent_text_per_version",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} {self.language} {self.version}"
 
 
 class AttendanceRecord(models.Model):
@@ -337,6 +428,36 @@ class AttendanceRevision(models.Model):
 
     def __str__(self):
         return f"{self.record} (version {self.version})"
+
+
+class AttendanceNotTaken(models.Model):
+    """A prompt for the facilitator: a session ended with no marks at all. Its attendance is not
+    guessed at; the task is done when the marks are recorded."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+
+    institution = models.ForeignKey(
+        "clinics.Institution", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    session = models.OneToOneField(
+        "group_sessions.Session", on_delete=models.PROTECT, related_name="attendance_not_taken"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["status", "-created_at"]
+        verbose_name = _("attendance not taken")
+        verbose_name_plural = _("attendance not taken")
+
+    def __str__(self):
+        return str(self.session)
 
 
 class FollowUpTask(models.Model):

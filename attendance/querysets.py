@@ -18,15 +18,10 @@ class EnrollmentQuerySet(TenantQuerySet):
         return self.filter(status="waitlisted").order_by("waitlisted_at", "id")
 
     def members_on(self, day: datetime.date):
-        """Who was a member on `day`: joined on or before it and had not yet left.
+        """Who was a member on `day` (attendance.policies.member_on_q)."""
+        from .policies import member_on_q
 
-        A member who leaves on day D is off the roster of D's sessions and later ones.
-        """
-        return (
-            self.filter(joined_on__isnull=False, joined_on__lte=day)
-            .filter(Q(left_on__isnull=True) | Q(left_on__gt=day))
-            .exclude(status__in=["referred", "waitlisted"])
-        )
+        return self.filter(member_on_q(day))
 
 
 class ConsentQuerySet(TenantQuerySet):

@@ -81,8 +81,18 @@ def participant_export_data(participant: Participant) -> dict:
                 "expires_at": _iso(c.expires_at),
                 "withdrawn_at": _iso(c.withdrawn_at),
                 "withdrawal_reason": c.withdrawal_reason,
+                "renewal_needed": c.renewal_needed,
+                # The exact text the person agreed to (SPEC: the access export carries it).
+                "text": {
+                    "version": c.text.version,
+                    "language": c.text.language,
+                    "valid_from": _iso(c.text.valid_from),
+                    "body": c.text.body,
+                }
+                if c.text_id
+                else None,
             }
-            for c in participant.consents.order_by("granted_at", "id")
+            for c in participant.consents.select_related("text").order_by("granted_at", "id")
         ],
         "attendance": [
             {

@@ -188,6 +188,8 @@ class StaffMembership(models.Model):
         _("profession"), max_length=32, choices=Profession.choices, blank=True
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # The institution's clinical supervisors co-sign their trainees' notes.
+    is_supervisor = models.BooleanField(_("clinical supervisor"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -271,12 +271,17 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
     _wipe_identity(participant)
     participant.erased_at = timezone.now()
     participant.save()
+    from attendance.services import enrollments_close_for_participant
+
+    # Erasure ends every membership and waiting place: they leave future rosters.
+    ended = enrollments_close_for_participant(participant=participant, by=by, why="erased")
     from notifications.erasure import outbox_forget_participant
     from reports.erasure import reports_forget_participant
 
     done = _erase_from_notes_and_consents(participant, pattern)
     done["messages"] = outbox_forget_participant(participant=participant, pattern=pattern)
     done.update(reports_forget_participant(participant=participant))
+    done["memberships_ended"] = ended
     details = {"reason": reason, **{what: n for what, n in done.items() if n}}
     audit_record(actor=by, action="participant.erased", obj=participant, details=details)
     return participant

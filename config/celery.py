@@ -44,6 +44,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=10),
         "options": {"expires": 60 * 60},
     },
+    # Sessions that ended: quorum (not held by itself), "attendance not taken" tasks; paused
+    # groups resume on their day. Before the offers, so a resumed group offers in the same run.
+    "settle-sessions": {
+        "task": "sessions.tasks.settle_sessions",
+        "schedule": QUARTER_HOUR,
+        "options": {"expires": QUARTER_HOUR},
+    },
     "waiting-list-offers": {
         "task": "notifications.tasks.offer_free_seats",
         "schedule": QUARTER_HOUR,

@@ -11,3 +11,12 @@ def session_changed(session, *, kind: str) -> None:
     from .services import session_change_notices_enqueue
 
     session_change_notices_enqueue(session=session, kind=kind)
+
+
+def waitlist_left(enrollment, *, why: str) -> None:
+    """Someone left a group's waiting list (or referral) not by their own choice — the group
+    ended, two offers lapsed, consent withdrawn —: they are told, if they may be contacted.
+    Written in the same transaction, sent once it commits."""
+    from .services import waitlist_left_notice_enqueue
+
+    waitlist_left_notice_enqueue(enrollment=enrollment, why=why)

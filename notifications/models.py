@@ -39,6 +39,7 @@ class OutboxMessage(models.Model):
         SEAT_OFFERED_STAFF = "seat_offered_staff", _("Seat offered (to the facilitators)")
         FOLLOW_UP = "follow_up", _("Follow-up after absences")
         CONSENT_EXPIRING = "consent_expiring", _("Consent about to expire")
+        WAITLIST_LEFT = "waitlist_left", _("Left the waiting list")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")

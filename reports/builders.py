@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from attendance.models import AttendanceRecord, Consent, Enrollment
+from attendance.policies import is_member_on
 from clinics.models import Participant
+from sessions import policies as group_policies
 from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
 
 from . import privacy
@@ -137,8 +139,7 @@ class Matrix:
 
     def is_member(self, participant_id: int, day: datetime.date) -> bool:
         return any(
-            joined <= day and (left is None or left > day)
-            for joined, left in self.members.get(participant_id, ())
+            is_member_on(joined, left, day) for joined, left in self.members.get(participant_id, ())
         )
 
 
@@ -592,7 +593,9 @@ def build_attendance_certificate(run: ReportRun) -> Built:
     )
     label = naming.label(participant)
     signer = run.requested_by
-    if signer is None or not GroupFacilitator.objects.filter(group=group, user=signer).exists():
+    if signer is None or not group_policies.facilitates(
+        signer, group, GroupFacilitator.LOCKING_ROLES
+    ):
         lead = (
             GroupFacilitator.objects.filter(group=group, role__in=GroupFacilitator.BOOKED_ROLES)
             .select_related("user")
@@ -604,7 +607,11 @@ def build_attendance_certificate(run: ReportRun) -> Built:
         "institution": run.institution.name,
         "participant": label,
         "participant_is_code": label == participant.code,
-        "group": group.name,
+        # The group's name tells its topic ("… for people with depression"): only with the
+        # disclosure consent's leave.
+        "group": group.name
+        if privacy.certificate_names_group(participant=participant, recipient=p["recipient"])
+        else labels_for(run.language)["a_support_group"],
         "start": start.isoformat(),
         "end": end.isoformat(),
         "recipient": p["recipient"].strip(),
@@ -667,8 +674,9 @@ def build_participant_export(run: ReportRun) -> Built:
             "withdrawn": c.withdrawn_at,
             "expires": c.expires_at,
             "recipient": c.recipient,
+            "text": c.text,  # the exact text agreed to, printed in full below
         }
-        for c in participant.consents.order_by("granted_at", "id")
+        for c in participant.consents.select_related("text").order_by("granted_at", "id")
     ]
     tz = run.institution.tzinfo
     attendance = [

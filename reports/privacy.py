@@ -20,7 +20,8 @@ from attendance.models import Consent, Enrollment
 from attendance.services import has_consent
 from clinics.models import StaffMembership
 from clinics.roles import role_of
-from sessions.models import GroupFacilitator, SessionNote
+from sessions import policies as group_policies
+from sessions.models import SessionNote
 
 Role = StaffMembership.Role
 
@@ -58,9 +59,11 @@ def check_may_request(*, user, institution, report_type: str, group=None) -> str
     if (
         report_type == "attendance_certificate"
         and role == Role.FACILITATOR
-        and not GroupFacilitator.objects.filter(group=group, user=user).exists()
+        and not group_policies.may_issue_certificate(user, group)
     ):
-        raise PermissionDenied(_("Only the group's facilitators or an admin issue certificates."))
+        raise PermissionDenied(
+            _("Only the group's lead or co-facilitators or an admin issue certificates.")
+        )
     return role
 
 
@@ -100,15 +103,26 @@ class Naming:
 
 
 def may_see_names(user, group) -> bool:
-    """The role half of the rule: the institution's admin or a facilitator of that group."""
+    """The role half of the rule: the institution's admin or a facilitator of that group who
+    works with its members (sessions.policies.may_see_names)."""
     if user is None:
         return False
-    role = role_of(user, group.institution_id)
-    if role == Role.ADMIN:
-        return True
-    if role == Role.FACILITATOR:
-        return GroupFacilitator.objects.filter(group=group, user=user).exists()
-    return False
+    return group_policies.may_see_names(user, group)
+
+
+def certificate_names_group(*, participant, recipient: str) -> bool:
+    """Whether a certificate for `recipient` may name the group (and so its topic): only when
+    the disclosure consent says so; otherwise it says "a support group"."""
+    return (
+        Consent.objects.active()
+        .filter(
+            participant=participant,
+            purpose=Consent.Purpose.DISCLOSURE,
+            recipient__iexact=(recipient or "").strip(),
+            discloses_group=True,
+        )
+        .exists()
+    )
 
 
 def naming_for(*, user, group, participant_ids, group_facing: bool = False) -> Naming:

@@ -85,7 +85,8 @@ class SupportGroupAdmin(TenantAdmin):
     inlines = [FacilitatorInline, SessionInline, GroupEnrollmentInline]
 
     def get_fields(self, request, obj=None):
-        return ("institution", *services.GROUP_EDITABLE)
+        # A change of status is a lifecycle move: a pause names the day to resume and a reason.
+        return ("institution", *services.GROUP_EDITABLE, "resume_on", "status_reason")
 
     def get_readonly_fields(self, request, obj=None):
         return ("institution",) if obj else ()
@@ -95,7 +96,13 @@ class SupportGroupAdmin(TenantAdmin):
         if obj is None:
             return services.group_create(institution=data["institution"], by=request.user, **fields)
         changed = {k: v for k, v in fields.items() if getattr(obj, k) != v}
-        return services.group_update(group=obj, by=request.user, **changed)
+        return services.group_update(
+            group=obj,
+            by=request.user,
+            resume_on=data.get("resume_on"),
+            reason=data.get("status_reason") or "",
+            **changed,
+        )
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not GroupFacilitator:
@@ -261,7 +268,15 @@ class SessionAdmin(TenantAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ("group", "room__site", "institution")
     actions = ["cancel_sessions"]
-    EDITABLE = ("starts_at", "ends_at", "room", "online_link", "theme", "substitute_facilitator")
+    EDITABLE = (
+        "starts_at",
+        "ends_at",
+        "room",
+        "online_link",
+        "theme",
+        "substitute_facilitator",
+        "is_entry_point",
+    )
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -317,6 +332,8 @@ class SessionAdmin(TenantAdmin):
             data["substitute_facilitator"] != obj.substitute_facilitator
         ):
             details["substitute_facilitator"] = data["substitute_facilitator"]
+        if "is_entry_point" in data and data["is_entry_point"] != obj.is_entry_point:
+            details["is_entry_point"] = data["is_entry_point"]
         if details:
             obj = services.session_update(session=obj, by=request.user, **details)
         return obj
@@ -362,7 +379,19 @@ class SessionNoteAdmin(TenantAdmin):
     list_filter = ("kind", ("signed_at", admin.EmptyFieldListFilter))
     # Not "theme": notes are encrypted at rest, the database cannot search them.
     search_fields = ("session__group__name",)
-    fields = ("session", "kind", "participant", "author", "theme", "text", "signed_at", "signed_by")
+    fields = (
+        "session",
+        "kind",
+        "participant",
+        "author",
+        "theme",
+        "text",
+        "signed_at",
+        "signed_by",
+        "needs_cosignature",
+        "cosigned_at",
+        "cosigned_by",
+    )
     readonly_fields = fields
     inlines = [NoteRevisionInline, NoteAddendumInline]
 

@@ -86,6 +86,10 @@ class SupportGroup(models.Model):
     )
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    # The lifecycle's last move (sessions.services.lifecycle): a pause names the day the group
+    # resumes (the periodic job makes it active again then) and every move its reason.
+    resume_on = models.DateField(_("resumes on"), null=True, blank=True)
+    status_reason = models.TextField(_("reason for the status"), blank=True, db_default="")
     facilitators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="GroupFacilitator", related_name="facilitated_groups"
     )
@@ -127,6 +131,10 @@ class GroupFacilitator(models.Model):
 
     # Who is booked by the group's sessions (and so cannot be booked elsewhere at once).
     BOOKED_ROLES = (Role.LEAD, Role.CO_FACILITATOR)
+    # Who reads and writes the group's notes (SPEC "Notes follow the facilitator's role");
+    # an observer sees none. A trainee's signature waits for a co-signature by a LOCKING role.
+    NOTE_ROLES = (Role.LEAD, Role.CO_FACILITATOR, Role.TRAINEE)
+    LOCKING_ROLES = (Role.LEAD, Role.CO_FACILITATOR)
 
     group = models.ForeignKey(
         SupportGroup, on_delete=models.CASCADE, related_name="facilitator_roles"
@@ -265,6 +273,12 @@ class Session(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED
     )
     theme = models.CharField(_("theme"), max_length=200, blank=True)
+    # A semi-open group admits newcomers at its entry sessions only: a flag on the session
+    # (set by the series' rule, editable), so extra or cancelled sessions never move it.
+    is_entry_point = models.BooleanField(_("entry point"), default=False, db_default=False)
+    # When the periodic job looked at the quorum of a session that had ended (once only: a
+    # facilitator's reversal is not undone by the next run).
+    quorum_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     substitute_facilitator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -355,6 +369,15 @@ class SessionNote(models.Model):
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A trainee's signature does not lock the note: it waits for a lead's, a co-facilitator's
+    # or a supervisor's co-signature.
+    needs_cosignature = models.BooleanField(
+        _("waits for a co-signature"), default=False, db_default=False
+    )
+    cosigned_at = models.DateTimeField(_("co-signed at"), null=True, blank=True)
+    cosigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Moved by the database on every insert and update, whatever wrote the row (sync/: the
@@ -394,7 +417,15 @@ class SessionNote(models.Model):
 
     @property
     def is_signed(self) -> bool:
-        return self.signed_at is not None
+        """Signed and locked: later changes are addenda. A trainee's signed note locks only
+        when co-signed."""
+        if self.signed_at is None:
+            return False
+        return not self.needs_cosignature or self.cosigned_at is not None
+
+    @property
+    def awaits_cosignature(self) -> bool:
+        return self.signed_at is not None and self.needs_cosignature and self.cosigned_at is None
 
 
 class NoteRevision(models.Model):

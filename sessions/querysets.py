@@ -50,20 +50,24 @@ class SessionNoteQuerySet(TenantQuerySet):
     institution_path = "session__institution"
 
     def readable_by(self, user):
-        """Notes are for the facilitators of that group (and that session's substitute) only;
-        a private note is for its author alone."""
+        """The notes `user` may read (sessions.policies.notes_readable_by): by role in the
+        group, an observer none; a private note only by its author."""
         from clinics.roles import CLINICAL_ROLES
+
+        from .policies import notes_readable_by
 
         if not user.is_authenticated:
             return self.none()
-        of_my_groups = Q(session__group__facilitator_roles__user=user) | Q(
-            session__substitute_facilitator=user
-        )
-        # The same roles that may write notes (services._require_group_facilitator): an auditor
-        # never reads one, whatever group they were attached to.
-        return (
-            self.for_user(user, roles=CLINICAL_ROLES)
-            .filter(of_my_groups)
-            .filter(~Q(kind="private") | Q(author=user))
-            .distinct()
-        )
+        # The same roles that may write notes: an auditor never reads one, whatever group they
+        # were attached to.
+        return self.for_user(user, roles=CLINICAL_ROLES).filter(notes_readable_by(user))
+
+    def awaiting_cosignature_by(self, user):
+        """Trainees' signed notes waiting for `user`'s co-signature."""
+        from clinics.roles import PLANNING_ROLES
+
+        from .policies import notes_awaiting_cosignature_q
+
+        if not user.is_authenticated:
+            return self.none()
+        return self.for_user(user, roles=PLANNING_ROLES).filter(notes_awaiting_cosignature_q(user))

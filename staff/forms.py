@@ -393,9 +393,19 @@ class FollowUpForm(StaffForm):
 
 
 class GroupEditForm(GroupForm):
-    status = forms.ChoiceField(label=_("Status"), choices=SupportGroup.Status.choices)
+    status = forms.ChoiceField(
+        label=_("Status"),
+        choices=SupportGroup.Status.choices,
+        help_text=_(
+            "Planned → active ⇄ paused → ended. A pause cancels the sessions until it resumes; "
+            "ending cancels the sessions to come and closes the membership."
+        ),
+    )
+    # A lifecycle move's details (sessions.services.lifecycle).
+    resume_on = forms.DateField(label=_("Resumes on (a pause)"), widget=DateInput(), required=False)
+    reason = forms.CharField(label=_("Reason for the change of status"), required=False)
 
-    field_order = ["name", "status"]
+    field_order = ["name", "status", "resume_on", "reason"]
 
 
 class CalendarFilterForm(forms.Form):

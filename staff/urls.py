@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from .views import auth, calendar, groups, participants, pwa, reports, search, sessions, today
+from .views import (
+    auth,
+    calendar,
+    groups,
+    participants,
+    pwa,
+    reports,
+    rules,
+    search,
+    sessions,
+    today,
+)
 
 app_name = "staff"
 
@@ -26,6 +37,17 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("follow-ups/<int:pk>/done/", today.follow_up_done, name="follow_up_done"),
+    path("notes/<int:pk>/cosign/", rules.note_cosign_view, name="note_cosign"),
+    path(
+        "participants/<int:pk>/consents/<int:consent>/scan/",
+        rules.consent_scan_upload,
+        name="consent_scan_upload",
+    ),
+    path(
+        "participants/<int:pk>/consents/<int:consent>/scan/download/",
+        rules.consent_scan_download,
+        name="consent_scan",
+    ),
     path("calendar/", calendar.calendar, name="calendar"),
     path("sessions/<int:pk>/", sessions.session_detail, name="session"),
     path("sessions/<int:pk>/mark/", sessions.session_mark, name="session_mark"),

@@ -33,7 +33,11 @@ from .factories import (
 )
 
 NO_CONSENT = "The participant has not consented to take part in the group and its ground rules."
-AHEAD = "Others are ahead on the waiting list; admit them first or offer them the seat."
+AHEAD = (
+    "Others are waiting for this group: the free seat is offered to the first on the waiting "
+    "list. Put this person on the list, or ask an admin to admit them with an override and a "
+    "reason."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -371,19 +375,37 @@ def semi_open_group(institution_a, anna):
     # At 18:00 on those days: `now + 1 day` at 23:30 before a daylight-saving change lands
     # the day after tomorrow.
     for number, offset in ((1, -7), (2, 1), (3, 8)):
-        SessionFactory(group=group, sequence=number, starts_at=clock.days_ahead_at(offset, 18))
+        SessionFactory(
+            group=group,
+            sequence=number,
+            starts_at=clock.days_ahead_at(offset, 18),
+            is_entry_point=number != 2,
+        )
     return group
 
 
 def test_a_semi_open_group_refuses_newcomers_between_entry_points(semi_open_group, marek):
     enrollment = referred(semi_open_group, marek)
 
+    entry = Session.objects.get(group=semi_open_group, sequence=3)
+
     with pytest.raises(ValidationError) as exc:
-        enrollment_admit(enrollment=enrollment, by=marek)
+        enrollment_admit(enrollment=enrollment, by=marek, on=today())
 
     assert exc.value.messages == [
-        "This semi-open group admits newcomers only at sessions 1, 3; the next session is number 2."
+        "This semi-open group admits newcomers only at its entry sessions; the next one is on "
+        f"{entry.local_date().isoformat()}: admit them from that day."
     ]
+
+
+def test_a_semi_open_group_admits_from_its_next_entry_session_when_no_day_is_given(
+    semi_open_group, marek
+):
+    entry = Session.objects.get(group=semi_open_group, sequence=3)
+
+    admitted = enrollment_admit(enrollment=referred(semi_open_group, marek), by=marek)
+
+    assert admitted.joined_on == entry.local_date()
 
 
 def test_a_semi_open_group_admits_newcomers_at_an_entry_point(semi_open_group, marek):
@@ -451,7 +473,7 @@ def test_an_ended_group_admits_no_one(group_a, marek):
     with pytest.raises(ValidationError) as exc:
         enrollment_admit(enrollment=enrollment, by=marek)
 
-    assert exc.value.messages == ["The group has ended."]
+    assert exc.value.messages == ["The group has ended; refer the person to another group."]
 
 
 # --- Leaving and the rosters -------------------------------------------------------------------

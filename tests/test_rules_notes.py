@@ -11,6 +11,7 @@ from sessions.models import NoteAddendum, NoteRevision, Session, SessionNote
 from sessions.services import note_add_addendum, note_sign, note_write
 
 from .factories import (
+    EnrollmentFactory,
     GroupFacilitatorFactory,
     MembershipFactory,
     ParticipantFactory,
@@ -18,7 +19,10 @@ from .factories import (
     UserFactory,
 )
 
-NOT_A_FACILITATOR = "Only the facilitators of this group write its session notes."
+NOT_A_FACILITATOR = (
+    "Only the group's lead, co-facilitators and trainees write its session notes; "
+    "ask the lead to change your role in the group."
+)
 LOCKED = "This note is signed and locked; add an addendum instead."
 
 
@@ -30,7 +34,13 @@ def english():
 
 @pytest.fixture
 def session(group_a):
-    return SessionFactory(group=group_a)
+    """A session that took place (notes are signed once their session is held)."""
+    return SessionFactory(group=group_a, status=Session.Status.HELD)
+
+
+def member(session):
+    """A participant on the session's roster (participant notes are about members only)."""
+    return EnrollmentFactory(group=session.group).participant
 
 
 @pytest.fixture
@@ -42,12 +52,17 @@ def piotr(institution_a, group_a):
     return user
 
 
-def test_a_facilitator_writes_the_group_note_which_sets_the_sessions_theme(session, anna):
+def test_a_facilitator_writes_the_group_note_whose_theme_stays_inside_it(session, anna):
     note = note_write(session=session, by=anna, text=" We talked about sleep. ", theme="Sleep")
 
-    assert (note.kind, note.author, note.text) == ("group", anna, "We talked about sleep.")
+    assert (note.kind, note.author, note.text, note.theme) == (
+        "group",
+        anna,
+        "We talked about sleep.",
+        "Sleep",
+    )
     session.refresh_from_db()
-    assert session.theme == "Sleep"
+    assert session.theme == ""  # auditors and calendar feeds see sessions, never notes
     event = AuditEvent.objects.get()
     assert (event.action, event.details, event.institution) == (
         "note.created",
@@ -197,7 +212,7 @@ def test_a_private_note_is_signed_and_amended_by_its_author_alone(session, anna,
 
 
 def test_a_participant_note_is_one_per_participant_and_session(session, anna):
-    participant = ParticipantFactory(institution=session.institution)
+    participant = member(session)
 
     first = note_write(
         session=session, by=anna, text="Calm", kind="participant", participant=participant
@@ -227,7 +242,7 @@ def test_the_database_keeps_one_group_note_and_participants_on_participant_notes
 
 @pytest.fixture
 def notes(session, anna, piotr):
-    participant = ParticipantFactory(institution=session.institution)
+    participant = member(session)
     return {
         "group": note_write(session=session, by=anna, text="Group"),
         "participant": note_write(

@@ -87,7 +87,8 @@ def test_a_term_of_sessions_past_ones_held_with_attendance_one_cancelled_future_
     for group in SupportGroup.objects.all():
         held = group.sessions.filter(status=Session.Status.HELD)
         assert 6 <= held.count() <= 9
-        assert group.sessions.filter(status=Session.Status.SCHEDULED).count() >= 6
+        if group.status == SupportGroup.Status.ACTIVE:  # the paused and the ended: test_rules_demo
+            assert group.sessions.filter(status=Session.Status.SCHEDULED).count() >= 6
         for session in held:
             assert session.attendance_records.exists()
     cancelled = Session.objects.filter(status=Session.Status.CANCELLED)
@@ -131,7 +132,8 @@ def test_forty_or_more_participants_with_consents_some_withdrawn_some_alias_only
 
 
 def test_a_full_group_has_an_ordered_waiting_list(output):
-    waiting = Enrollment.objects.filter(status="waitlisted")
+    # (The semi-open group's waiting person holds an offer of its free seat: test_rules_demo.)
+    waiting = Enrollment.objects.filter(status="waitlisted", offer_expires_at__isnull=True)
     assert waiting.count() >= 2
     group = waiting.first().group
     assert group.enrollments.filter(status="active").count() == group.capacity

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from attendance.models import AttendanceRecord, Consent, Enrollment
+from attendance.models import AttendanceRecord, Consent, ConsentText, Enrollment
 from clinics.models import Institution, Participant
 from sessions.models import Session, SupportGroup
 
@@ -103,6 +103,12 @@ class AdmitSerializer(serializers.Serializer):
     override = serializers.BooleanField(
         default=False, help_text="Admins only: admit despite the group's admission rules."
     )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="An override ahead of people on the waiting list needs a reason.",
+    )
 
 
 class WithdrawEnrollmentSerializer(serializers.Serializer):
@@ -125,6 +131,13 @@ class ConsentSerializer(ModelSerializer):
     withdrawn_by = BriefRelatedField(
         model=User, read_only=True, allow_null=True, display=user_display
     )
+    # The exact text agreed to; `text_version` (its version label) keeps working on write.
+    text = BriefRelatedField(
+        model=ConsentText,
+        read_only=True,
+        allow_null=True,
+        display=lambda t: f"{t.version} ({t.language})",
+    )
 
     class Meta:
         model = Consent
@@ -138,6 +151,9 @@ class ConsentSerializer(ModelSerializer):
             "recipient",
             "method",
             "text_version",
+            "text",
+            "renewal_needed",
+            "discloses_group",
             "granted_at",
             "expires_at",
             "recorded_by",
@@ -150,6 +166,7 @@ class ConsentSerializer(ModelSerializer):
         read_only_fields = [
             "id",
             "status",
+            "renewal_needed",
             "withdrawn_at",
             "withdrawal_reason",
             "created_at",
@@ -224,3 +241,21 @@ class RosterSerializer(serializers.Serializer):
     session = BriefSerializer()
     session_status = serializers.ChoiceField(choices=Session.Status.choices)
     marks = RosterEntrySerializer(many=True)
+
+
+class ConsentTextSerializer(ModelSerializer):
+    """A version of the text people agree to, as staff show it when recording a consent."""
+
+    class Meta:
+        model = ConsentText
+        fields = [
+            "id",
+            "purpose",
+            "language",
+            "version",
+            "body",
+            "valid_from",
+            "requires_renewal",
+            "updated_at",
+        ]
+        read_only_fields = fields

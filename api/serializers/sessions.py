@@ -46,6 +46,18 @@ class GroupSerializer(ModelSerializer):
         max_length=100,
         help_text="Semi-open groups: the session numbers at which newcomers may join.",
     )
+    # A lifecycle move is a PATCH of `status`; a pause also names `resume_on` and a `reason`
+    # (sessions.services.lifecycle).
+    resume_on = serializers.DateField(
+        required=False, allow_null=True, help_text="A pause: the day the group resumes."
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=2000,
+        help_text="The reason for a change of status (pause, end).",
+    )
     facilitators = GroupFacilitatorSerializer(
         many=True,
         required=False,
@@ -70,13 +82,16 @@ class GroupSerializer(ModelSerializer):
             "language",
             "ground_rules",
             "status",
+            "resume_on",
+            "status_reason",
+            "reason",
             "starts_on",
             "ends_on",
             "facilitators",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "status_reason", "created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is not None:
@@ -215,6 +230,9 @@ class SessionNoteSerializer(ModelSerializer):
     )
     author = BriefRelatedField(model=User, read_only=True, display=user_display)
     signed_by = BriefRelatedField(model=User, read_only=True, allow_null=True, display=user_display)
+    cosigned_by = BriefRelatedField(
+        model=User, read_only=True, allow_null=True, display=user_display
+    )
     addenda = AddendumSerializer(many=True, read_only=True)
 
     class Meta:
@@ -229,11 +247,21 @@ class SessionNoteSerializer(ModelSerializer):
             "text",
             "signed_at",
             "signed_by",
+            "needs_cosignature",
+            "cosigned_at",
+            "cosigned_by",
             "addenda",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "signed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "signed_at",
+            "needs_cosignature",
+            "cosigned_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"text": {"max_length": 20000}}
         # DRF would turn the conditional unique constraints (one group note per session, ...)
         # into validators that require `participant` for every kind; note_write enforces them.

@@ -25,11 +25,13 @@ from sessions.services import (
     group_facilitator_set,
     group_update,
     note_add_addendum,
+    note_cosign,
     note_sign,
     note_write,
     schedule_create,
     session_cancel,
     session_mark_not_held,
+    session_quorum_reverse,
     session_reschedule,
     session_schedule,
     session_update,
@@ -285,6 +287,17 @@ class SessionViewSet(
         return self.respond_with(self.get_queryset().get(pk=session.pk))
 
     @extend_schema(
+        summary="Reverse a quorum decision: the session counts as held (within 7 days)",
+        request=ReasonSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="reverse-not-held")
+    def reverse_not_held(self, request, pk=None):
+        session = self.get_object()
+        data = self._input(ReasonSerializer, request)
+        session_quorum_reverse(session=session, by=request.user, **data)
+        return self.respond_with(self.get_queryset().get(pk=session.pk))
+
+    @extend_schema(
         summary="The session's roster with each person's mark",
         responses=RosterSerializer,
         methods=["GET"],
@@ -395,7 +408,7 @@ class SessionNoteViewSet(
     author only). Writing to an existing note's kind edits it; signed notes take addenda."""
 
     queryset = SessionNote.objects.select_related(
-        "session__group", "participant", "author", "signed_by"
+        "session__group", "participant", "author", "signed_by", "cosigned_by"
     ).prefetch_related("addenda__author")
     serializer_class = SessionNoteSerializer
     filterset_class = SessionNoteFilterSet
@@ -469,6 +482,25 @@ class SessionNoteViewSet(
     def sign(self, request, pk=None):
         note = self.get_object()
         note_sign(note=note, by=request.user, precondition=self.if_match())
+        return self.respond_with(self.get_queryset().get(pk=note.pk))
+
+    @extend_schema(
+        summary="A trainee's signed notes waiting for my co-signature",
+        responses=SessionNoteSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], url_path="awaiting-cosignature")
+    def awaiting_cosignature(self, request):
+        notes = self.get_queryset().filter(
+            pk__in=SessionNote.objects.awaiting_cosignature_by(request.user).values("pk")
+        )
+        page = self.paginate_queryset(self.filter_queryset(notes))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="Co-sign a trainee's signed note, which locks it", request=None)
+    @action(detail=True, methods=["post"])
+    def cosign(self, request, pk=None):
+        note = self.get_object()
+        note_cosign(note=note, by=request.user)
         return self.respond_with(self.get_queryset().get(pk=note.pk))
 
     @extend_schema(

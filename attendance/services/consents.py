@@ -14,6 +14,7 @@ from clinics.roles import CLINICAL_ROLES, require_role
 from clinics.services import participant_clear_identity
 
 from ..models import Consent, Enrollment
+from .consent_texts import _check_scan, resolve_consent_text
 
 Status = Enrollment.Status
 
@@ -39,15 +40,19 @@ def consent_grant(
     participant: Participant,
     purpose: str,
     method: str,
-    text_version: str,
     by,
+    text_version: str = "",
+    text=None,
+    discloses_group: bool = False,
     group=None,
     recipient: str = "",
     granted_at: datetime.datetime | None = None,
     expires_at: datetime.datetime | None = None,
     scan=None,
 ) -> Consent:
-    """Record a participant's consent for one purpose: how it was given and the text's version."""
+    """Record a participant's consent for one purpose: how it was given and the exact text
+    agreed to (`text`, or its version label `text_version`, resolved among the institution's
+    texts for that purpose in the person's language; see consent_texts)."""
     require_role(by, participant.institution_id, CLINICAL_ROLES, _("record consents"))
     if participant.is_erased:
         raise ValidationError(_("This participant's data has been erased."))
@@ -57,8 +62,21 @@ def consent_grant(
         errors["purpose"] = _("Unknown purpose.")
     if method not in Consent.Method.values:
         errors["method"] = _("Say how the consent was given: signed form, verbal or electronic.")
-    if not (text_version or "").strip():
+    if text is not None:
+        if text.institution_id != participant.institution_id or text.purpose != purpose:
+            errors["text"] = _("This consent text is not the institution's text for this purpose.")
+        text_version = text.version
+    elif purpose in Consent.Purpose.values:
+        try:
+            text = resolve_consent_text(participant, purpose, text_version)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        else:
+            text_version = text.version if text is not None else text_version
+    if not (text_version or "").strip() and "text_version" not in errors:
         errors["text_version"] = _("Give the version of the consent text that was agreed to.")
+    if discloses_group and purpose != Consent.Purpose.DISCLOSURE:
+        errors["discloses_group"] = _("Only a disclosure consent can allow naming the group.")
     if purpose == Consent.Purpose.DISCLOSURE and not (recipient or "").strip():
         errors["recipient"] = _("Name the third party the attendance may be disclosed to.")
     if purpose != Consent.Purpose.DISCLOSURE and recipient:
@@ -88,6 +106,8 @@ def consent_grant(
         purpose=purpose,
         method=method,
         text_version=text_version.strip(),
+        text=text,
+        discloses_group=discloses_group,
         group=group,
         recipient=(recipient or "").strip(),
         granted_at=granted_at,
@@ -95,6 +115,7 @@ def consent_grant(
         recorded_by=by,
     )
     if scan:
+        _check_scan(scan)
         consent.scan = scan
     consent.full_clean(exclude=["institution"])
     consent.save()
@@ -141,6 +162,8 @@ def consent_withdraw(
         obj=consent,
         details={"purpose": consent.purpose, "participant": consent.participant.code},
     )
+    if consent.purpose == Consent.Purpose.PARTICIPATION:
+        _end_memberships_without_consent(consent.participant, by=by)
     if consent.purpose == Consent.Purpose.HEALTH_DATA and not has_consent(
         consent.participant, Consent.Purpose.HEALTH_DATA
     ):
@@ -148,6 +171,22 @@ def consent_withdraw(
             participant=consent.participant, by=by, why="health_data consent withdrawn"
         )
     return consent
+
+
+def _end_memberships_without_consent(participant: Participant, *, by) -> int:
+    """Withdrawing the participation consent ends membership at once: every open membership
+    and waiting place of the person whose group no consent in force covers any more."""
+    from .enrollments import enrollments_close_for_participant
+
+    groups = {e.group for e in Enrollment.objects.open().filter(participant=participant)}
+    uncovered = [
+        g for g in groups if not has_consent(participant, Consent.Purpose.PARTICIPATION, group=g)
+    ]
+    if not uncovered:
+        return 0
+    return enrollments_close_for_participant(
+        participant=participant, by=by, why="consent_withdrawn", groups=uncovered
+    )
 
 
 @transaction.atomic

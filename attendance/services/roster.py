@@ -16,8 +16,8 @@ from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, require_role
 from sessions.models import Session
 
-from ..models import AttendanceRecord, AttendanceRevision, Enrollment
-from ..policies import attendance_is_open, attendance_opens_at
+from ..models import AttendanceNotTaken, AttendanceRecord, AttendanceRevision, Enrollment
+from ..policies import attendance_refusal
 from .follow_ups import _raise_follow_ups
 
 Status = Enrollment.Status
@@ -93,16 +93,9 @@ def roster_lines(
 
 def _check_session_open_for_attendance(session: Session, now) -> None:
     """Attendance is taken from shortly before a session begins, never for one that did not happen."""
-    if session.status == Session.Status.CANCELLED:
-        raise ValidationError(_("The session was cancelled; it has no attendance."))
-    if session.status == Session.Status.NOT_HELD:
-        raise ValidationError(_("The session was not held; it has no attendance."))
-    if not attendance_is_open(session, now):
-        opens = timezone.localtime(attendance_opens_at(session), session.institution.tzinfo)
-        raise ValidationError(
-            _("Attendance can be taken from %(time)s, shortly before the session begins.")
-            % {"time": opens.strftime("%H:%M")}
-        )
+    refusal = attendance_refusal(session, now)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 def _mark_errors(mark: Mark, session: Session) -> str | None:
@@ -237,6 +230,12 @@ def _take_attendance(
     if session.status == Session.Status.SCHEDULED:
         session.status = Session.Status.HELD
         session.save(update_fields=["status", "updated_at"])
+        # The first marks came: a task "attendance not taken" (raised only for a session still
+        # scheduled at its end) is done; the quorum job looks at the session again.
+        if session.ends_at <= now:
+            AttendanceNotTaken.objects.filter(
+                session=session, status=AttendanceNotTaken.Status.OPEN
+            ).update(status=AttendanceNotTaken.Status.DONE, resolved_at=now, updated_at=now)
     # order_by("pk"): the default ordering joins participant and institution, and FOR UPDATE
     # would lock their rows too.
     records = session.attendance_records.order_by("pk").select_for_update()

@@ -12,7 +12,7 @@ from attendance.services import (
     session_roster,
 )
 from clinics.models import Institution, Participant
-from sessions.models import Session
+from sessions.models import Session, SupportGroup
 
 from ..models import OutboxMessage
 from .outbox import _dispatch, _stamp, outbox_enqueue
@@ -167,9 +167,17 @@ def reminders_enqueue(*, now=None) -> list[int]:
     """Remind consenting members of their sessions in the next 24 hours (once per session and
     start time: a moved session is reminded of again)."""
     now = now or timezone.now()
-    sessions = Session.objects.filter(
-        status=Session.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + REMINDER_AHEAD
-    ).select_related("institution", "room__site")
+    # A paused group sends no reminders (sessions after its resume day are reminded of once
+    # it is active again); an ended one has no scheduled sessions left.
+    sessions = (
+        Session.objects.filter(
+            status=Session.Status.SCHEDULED,
+            starts_at__gt=now,
+            starts_at__lte=now + REMINDER_AHEAD,
+        )
+        .exclude(group__status__in=[SupportGroup.Status.PAUSED, SupportGroup.Status.ENDED])
+        .select_related("institution", "room__site")
+    )
     created = []
     for session in sessions:
         created += _session_notices(session, Kind.REMINDER)

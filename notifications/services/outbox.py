@@ -156,7 +156,7 @@ def _why_not_send(message: OutboxMessage, now) -> str:
         if (message.session_starts_at or session.starts_at) <= now:
             return "the session is already past"
     enrollment = message.enrollment
-    if enrollment is not None:  # a seat offer
+    if enrollment is not None and message.kind in (Kind.SEAT_OFFERED, Kind.SEAT_OFFERED_STAFF):
         if enrollment.status != Enrollment.Status.WAITLISTED:
             return "the offer was taken up or withdrawn"
         if enrollment.offer_expires_at is None or enrollment.offer_expires_at <= now:

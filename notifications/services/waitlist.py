@@ -68,7 +68,8 @@ def _seat_offer_staff_text(enrollment: Enrollment):
 
 def _offer_notices(enrollment: Enrollment) -> list[int]:
     created = []
-    stamp = _stamp(enrollment.offered_at)
+    # One message per offer: a second offer after a lapse is a new one (even within a second).
+    stamp = f"{_stamp(enrollment.offered_at)}.{enrollment.offers_lapsed}"
     group = enrollment.group
     participant = enrollment.participant
     for member in _contactable([participant]):
@@ -102,16 +103,14 @@ def _offer_notices(enrollment: Enrollment) -> list[int]:
 def _offer_free_seats(group: SupportGroup) -> list[int]:
     # Serialise per group: two runs at once cannot offer the same seat twice.
     group = SupportGroup.objects.select_for_update().select_related("institution").get(pk=group.pk)
-    today = group.institution.local_now().date()
-    if group.membership_mode == SupportGroup.MembershipMode.CLOSED and today > group.starts_on:
-        return []  # a closed group that has started admits no one without an admin's override
     created = []
     while seats_taken(group) < group.capacity:
-        # Those whose offer lapsed keep `offered_at`: they had their turn.
-        nxt = group.enrollments.waitlist().filter(offered_at__isnull=True).first()
+        # The head of the list without a live offer (a first lapse keeps the place).
+        nxt = group.enrollments.waitlist().filter(offer_expires_at__isnull=True).first()
         if nxt is None:
             break
         try:
+            # The same admission rule as the admit form: no offer that cannot be taken up.
             enrollment = enrollment_offer_seat(enrollment=nxt, by=None, hours=SEAT_OFFER_HOURS)
         except ValidationError:
             break
@@ -138,7 +137,7 @@ def waitlist_offers_run(*, now=None) -> list[int]:
         SupportGroup.objects.filter(
             status__in=[SupportGroup.Status.PLANNED, SupportGroup.Status.ACTIVE],
             enrollments__status=Enrollment.Status.WAITLISTED,
-            enrollments__offered_at__isnull=True,
+            enrollments__offer_expires_at__isnull=True,
         )
         .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
         .distinct()
@@ -147,5 +146,50 @@ def waitlist_offers_run(*, now=None) -> list[int]:
     created = []
     for group in groups:
         created += _offer_free_seats(group)
+    _dispatch(created)
+    return created
+
+
+def _waitlist_left_text(enrollment: Enrollment, why: str):
+    facts = {"institution": enrollment.group.institution.name}
+    subject = _("About your place on the waiting list at %(institution)s") % facts
+    if why == "offers_lapsed":
+        body = _(
+            "We offered you a place at %(institution)s twice and did not hear from you, so "
+            "your place on the waiting list has ended. Contact us if you would still like to "
+            "join: we will gladly put you on the list again."
+        )
+    elif why == "group_ended":
+        body = _(
+            "The meetings you were waiting for at %(institution)s have ended, so your place on "
+            "the waiting list has ended too. Contact us and we will help you find another group."
+        )
+    else:
+        body = _(
+            "Your place on the waiting list at %(institution)s has ended. Contact us if you "
+            "have any questions."
+        )
+    return subject, body % facts
+
+
+@transaction.atomic
+def waitlist_left_notice_enqueue(*, enrollment: Enrollment, why: str) -> list[int]:
+    """Tell a person their waiting place ended (without naming the group: that alone can
+    reveal a diagnosis); once per enrollment."""
+    enrollment = Enrollment.objects.select_related(
+        "group__institution", "participant__institution"
+    ).get(pk=enrollment.pk)
+    created = []
+    for member in _contactable([enrollment.participant]):
+        message = _enqueue_to_member(
+            key=f"{Kind.WAITLIST_LEFT}:enrollment-{enrollment.pk}:participant-{member.pk}",
+            kind=Kind.WAITLIST_LEFT,
+            participant=member,
+            session=None,
+            texts=functools.partial(_waitlist_left_text, enrollment, why),
+            enrollment=enrollment,
+        )
+        if message is not None:
+            created.append(message.pk)
     _dispatch(created)
     return created

@@ -1,5 +1,7 @@
 """Support groups and their facilitators: plan, change, staff them."""
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -70,6 +72,13 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
     """Create a support group. `facilitators` is a list of (user, role) pairs."""
     require_role(by, institution, PLANNING_ROLES, _("create groups"))
     _refuse_unknown_fields(fields)
+    if fields.get("status", SupportGroup.Status.PLANNED) not in (
+        SupportGroup.Status.PLANNED,
+        SupportGroup.Status.ACTIVE,
+    ):
+        raise ValidationError(
+            {"status": _("A new group is planned or active; pause or end it later.")}
+        )
     group = SupportGroup(institution=institution, **fields)
     _check_group_fields(group)
     group.full_clean()
@@ -80,17 +89,89 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
     return group
 
 
+def _check_mode_change(group: SupportGroup, mode: str) -> None:
+    """A group that has started admits no more freely by changing its mode: switching a
+    started closed group to open (to admit someone, then back) would bypass the admin's
+    override. Tightening (to closed) is always possible."""
+    today = group.institution.local_now().date()
+    started = (
+        group.starts_on <= today
+        or group.sessions.filter(status__in=[Session.Status.HELD, Session.Status.NOT_HELD]).exists()
+    )
+    looser = {
+        SupportGroup.MembershipMode.CLOSED: (
+            SupportGroup.MembershipMode.OPEN,
+            SupportGroup.MembershipMode.SEMI_OPEN,
+        ),
+        SupportGroup.MembershipMode.SEMI_OPEN: (SupportGroup.MembershipMode.OPEN,),
+    }
+    if started and mode in looser.get(group.membership_mode, ()):
+        raise ValidationError(
+            {
+                "membership_mode": _(
+                    "The group has started; its membership mode can no longer be opened up. "
+                    "To admit someone now, an institution admin admits them with an override."
+                )
+            }
+        )
+
+
+def _check_dates_hold_sessions(group: SupportGroup) -> None:
+    """New start or end dates must still hold the group's sessions (cancelled ones aside)."""
+    tz = group.institution.tzinfo
+    sessions = group.sessions.exclude(status=Session.Status.CANCELLED)
+    before = sessions.filter(
+        starts_at__lt=datetime.datetime.combine(group.starts_on, datetime.time.min, tzinfo=tz)
+    ).first()
+    after = None
+    if group.ends_on:
+        after = sessions.filter(
+            starts_at__gte=datetime.datetime.combine(
+                group.ends_on + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+            )
+        ).first()
+    outside = before or after
+    if outside:
+        raise ValidationError(
+            {
+                "starts_on" if before else "ends_on": _(
+                    "Session %(n)s on %(date)s would lie outside the group's dates; cancel or "
+                    "move it first."
+                )
+                % {"n": outside.sequence, "date": outside.local_date().isoformat()}
+            }
+        )
+
+
 @transaction.atomic
 def group_update(
-    *, group: SupportGroup, by, precondition: Precondition = None, **fields
+    *,
+    group: SupportGroup,
+    by,
+    precondition: Precondition = None,
+    resume_on=None,
+    reason: str = "",
+    **fields,
 ) -> SupportGroup:
-    """Change a group's details. The capacity cannot drop below the members it already has."""
+    """Change a group's details. The capacity cannot drop below the members it already has; a
+    started group's mode cannot be opened up; its dates must hold its sessions. A change of
+    `status` is a lifecycle move (sessions.services.lifecycle: a pause carries `resume_on` and
+    `reason`), made in the same transaction."""
+    from .lifecycle import _move
+
     require_role(by, group.institution_id, PLANNING_ROLES, _("change groups"))
     _refuse_unknown_fields(fields)
     group = lock_for_change(group, precondition)
+    status = fields.pop("status", group.status)
+    if group.status == SupportGroup.Status.ENDED and fields:
+        raise ValidationError(_("The group has ended; its details no longer change."))
+    if "membership_mode" in fields and fields["membership_mode"] != group.membership_mode:
+        _check_mode_change(group, fields["membership_mode"])
     for name, value in fields.items():
         setattr(group, name, value)
     _check_group_fields(group)
+    if "starts_on" in fields or "ends_on" in fields:
+        _check_dates_hold_sessions(group)
     if "capacity" in fields:
         members = group.enrollments.filter(status="active").count()
         if isinstance(group.capacity, int) and group.capacity < members:
@@ -103,8 +184,19 @@ def group_update(
                 }
             )
     group.full_clean()
-    group.save(update_fields=changed_fields(*fields, "entry_points"))
-    audit_record(actor=by, action="group.changed", obj=group, details={"fields": sorted(fields)})
+    moved, names = {}, list(fields)
+    if status != group.status:
+        moved = _move(group, by=by, status=status, resume_on=resume_on, reason=reason)
+        names += ["status", "status_reason", "resume_on", "ends_on"]
+    group.save(update_fields=changed_fields(*names, "entry_points"))
+    if "entry_points" in fields:
+        entry_points_apply(group)
+    audit_record(
+        actor=by,
+        action="group.changed",
+        obj=group,
+        details={"fields": sorted(fields), **({"status": moved} if moved else {})},
+    )
     return group
 
 
@@ -207,3 +299,23 @@ def group_facilitator_remove(*, group: SupportGroup, user, by) -> None:
 def _check_group_not_ended(group: SupportGroup) -> None:
     if group.status == SupportGroup.Status.ENDED:
         raise ValidationError(_("The group has ended."))
+
+
+def entry_points_apply(group: SupportGroup) -> None:
+    """The series' rule: flag the group's coming scheduled sessions whose number is one of its
+    `entry_points` as entry sessions (and only those). Sessions that took place keep their flag;
+    a single flag stays editable (session_update)."""
+    if group.membership_mode != SupportGroup.MembershipMode.SEMI_OPEN:
+        group.sessions.filter(is_entry_point=True, starts_at__gte=timezone.now()).update(
+            is_entry_point=False, updated_at=timezone.now()
+        )
+        return
+    coming = group.sessions.filter(status=Session.Status.SCHEDULED, starts_at__gte=timezone.now())
+    points = list(group.entry_points or [])
+    now = timezone.now()
+    coming.filter(sequence__in=points, is_entry_point=False).update(
+        is_entry_point=True, updated_at=now
+    )
+    coming.exclude(sequence__in=points).filter(is_entry_point=True).update(
+        is_entry_point=False, updated_at=now
+    )

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record
 from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.models import Room
-from clinics.roles import PLANNING_ROLES, require_role
+from clinics.roles import PLANNING_ROLES, Role, require_role, role_of
 
 from ..models import (
     GroupFacilitator,
@@ -123,6 +123,7 @@ def session_schedule(
         sequence=0,
     )
     _check_session_fields(session, group)
+    _check_within_group_dates(session, group, by)
     _check_conflicts(session)
     session.full_clean(exclude=["institution"])
     session.save()
@@ -179,7 +180,10 @@ def schedule_create(
         created_by=by,
     )
     rule.full_clean()
-    occurrences = rule.occurrences(group.institution.tzinfo)
+    tzinfo = group.institution.tzinfo
+    occurrences = rule.occurrences(tzinfo)
+    for starts, _ends in occurrences:
+        _check_wall_clock_exists(starts.replace(tzinfo=None), tzinfo)
     if not occurrences:
         raise ValidationError({"starts_on": _("This schedule produces no sessions.")})
     if len(occurrences) > 260:
@@ -200,6 +204,7 @@ def schedule_create(
         )
         _check_session_fields(session, group)
         try:
+            _check_within_group_dates(session, group, by)
             _check_conflicts(session)
         except ValidationError as exc:
             local = timezone.localtime(starts, group.institution.tzinfo)
@@ -213,6 +218,13 @@ def schedule_create(
         session.save()
         created.append(session)
     _renumber(group, created)
+    if group.membership_mode == SupportGroup.MembershipMode.SEMI_OPEN:
+        # The series' rule marks its entry sessions; each flag stays editable (session_update).
+        points = set(group.entry_points or [])
+        flagged = [s.pk for s in created if s.sequence in points]
+        Session.objects.filter(pk__in=flagged).update(is_entry_point=True)
+        for session in created:
+            session.is_entry_point = session.pk in flagged
     audit_record(actor=by, action="schedule.created", obj=group, details={"sessions": len(created)})
     return created
 
@@ -250,6 +262,7 @@ def session_reschedule(
         session.online_link = online_link
     _lock_rooms(session.room_id)
     _check_session_fields(session, session.group)
+    _check_within_group_dates(session, session.group, by)
     _check_conflicts(session)
     session.full_clean(exclude=["institution"])
     session.save(update_fields=changed_fields("starts_at", "ends_at", "room", "online_link"))
@@ -264,13 +277,24 @@ def session_reschedule(
 
 
 def _renumber(group: SupportGroup, sessions: list[Session] = ()) -> None:
-    """Number the group's sessions 1, 2, 3… in chronological order, cancelled ones included,
-    and give `sessions` (objects in memory) their numbers."""
+    """Number the group's coming sessions in chronological order (cancelled ones included),
+    after those that already took place, and give `sessions` (objects in memory) their numbers.
+
+    A held, not-held or past session keeps its number for good: printed registers and
+    certificates cite it. A session added in the past takes the number after the highest one
+    given so far (an admin's correction; it does not renumber history).
+    """
     now = timezone.now()
+    settled = Q(status__in=[Session.Status.HELD, Session.Status.NOT_HELD]) | Q(starts_at__lt=now)
+    kept = group.sessions.filter(settled).exclude(sequence=0)
+    last = max(kept.values_list("sequence", flat=True), default=0)
     changed = []
-    for number, session in enumerate(
-        group.sessions.order_by("starts_at", "id").only("pk", "sequence"), start=1
-    ):
+    for session in group.sessions.filter(settled, sequence=0).order_by("starts_at", "id"):
+        last += 1
+        session.sequence, session.updated_at = last, now
+        changed.append(session)
+    coming = group.sessions.exclude(settled).order_by("starts_at", "id").only("pk", "sequence")
+    for number, session in enumerate(coming, start=last + 1):
         if session.sequence != number:
             session.sequence = number
             session.updated_at = now  # the mobile app syncs the new number
@@ -279,6 +303,79 @@ def _renumber(group: SupportGroup, sessions: list[Session] = ()) -> None:
     numbers = {s.pk: s.sequence for s in changed}
     for session in sessions:
         session.sequence = numbers.get(session.pk, session.sequence)
+
+
+def _check_within_group_dates(session: Session, group: SupportGroup, by) -> None:
+    """Nothing is scheduled before the group's start or after its end; a session in the past
+    is an admin's correction only."""
+    day = timezone.localtime(session.starts_at, group.institution.tzinfo).date()
+    if day < group.starts_on:
+        raise ValidationError(
+            {
+                "starts_at": _(
+                    "The group starts on %(date)s; schedule the session from then on, or change "
+                    "the group's start date first."
+                )
+                % {"date": group.starts_on.isoformat()}
+            }
+        )
+    if group.ends_on and day > group.ends_on:
+        raise ValidationError(
+            {
+                "starts_at": _(
+                    "The group ends on %(date)s; schedule the session before then, or change the "
+                    "group's end date first."
+                )
+                % {"date": group.ends_on.isoformat()}
+            }
+        )
+    if session.starts_at < timezone.now() and role_of(by, group.institution_id) != Role.ADMIN:
+        raise ValidationError(
+            {
+                "starts_at": _(
+                    "This time has passed; only an institution admin can add a session in the "
+                    "past (to correct the register)."
+                )
+            }
+        )
+
+
+def _check_wall_clock_exists(naive: datetime.datetime, tzinfo) -> None:
+    """A local time skipped by the change to summer time (02:30 on the last Sunday of March in
+    Warsaw) does not exist: say so, rather than store a shifted time."""
+    aware = naive.replace(tzinfo=tzinfo)
+    round_trip = aware.astimezone(datetime.UTC).astimezone(tzinfo).replace(tzinfo=None)
+    if round_trip != naive:
+        raise ValidationError(
+            {
+                "start_time": _(
+                    "On %(date)s the clocks move forward and %(time)s does not exist in "
+                    "%(zone)s; choose another start time or skip that date."
+                )
+                % {
+                    "date": naive.date().isoformat(),
+                    "time": naive.strftime("%H:%M"),
+                    "zone": str(tzinfo),
+                }
+            }
+        )
+
+
+def _move_entry_point(session: Session) -> None:
+    """A cancelled entry session hands its entry point to the group's next scheduled session."""
+    if not session.is_entry_point:
+        return
+    nxt = (
+        Session.objects.filter(
+            group_id=session.group_id,
+            status=Session.Status.SCHEDULED,
+            starts_at__gt=session.starts_at,
+        )
+        .order_by("starts_at", "id")
+        .first()
+    )
+    if nxt is not None and not nxt.is_entry_point:
+        Session.objects.filter(pk=nxt.pk).update(is_entry_point=True, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -313,6 +410,7 @@ def session_cancel(
             "status", "cancelled_by", "cancelled_by_user", "cancellation_reason", "cancelled_at"
         )
     )
+    _move_entry_point(session)
     audit_record(
         actor=by,
         action="session.cancelled",
@@ -331,24 +429,24 @@ def session_mark_not_held(
 ) -> Session:
     """Record that a session that began did not take place because the quorum was not reached."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
+    from .quorum import attended_count
+
     session = lock_for_change(session, precondition)
     if session.status not in (Session.Status.SCHEDULED, Session.Status.HELD):
         raise ValidationError(_("Only a scheduled or held session can be marked as not held."))
     if not session.has_begun():
         raise ValidationError(_("A session that has not begun cannot be marked as not held."))
-    if (
-        session.attendance_records.filter(status__in=["present", "late", "left_early"]).count()
-        >= session.group.min_size
-    ):
+    if attended_count(session) >= session.group.min_size:
         raise ValidationError(_("The quorum was reached: attendance shows enough people present."))
     session.status = Session.Status.NOT_HELD
     session.cancellation_reason = reason
-    session.save()
+    session.quorum_checked_at = timezone.now()
+    session.save(update_fields=changed_fields("status", "cancellation_reason", "quorum_checked_at"))
     audit_record(
         actor=by,
         action="session.not_held",
         obj=session,
-        details={"fields": ["cancellation_reason"]},
+        details={"fields": ["cancellation_reason"]},  # the reason stays on the session
     )
     return session
 
@@ -360,9 +458,11 @@ def session_update(
     by,
     theme=None,
     substitute_facilitator=...,
+    is_entry_point=None,
     precondition: Precondition = None,
 ) -> Session:
-    """Set a session's theme or its substitute facilitator."""
+    """Set a session's theme, its substitute facilitator, or (semi-open groups, sessions to
+    come) whether newcomers may join at it."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
     session = lock_for_change(session, precondition)
     if theme is not None:
@@ -380,7 +480,17 @@ def session_update(
             )
         session.substitute_facilitator = substitute_facilitator
         _check_conflicts(session)
+    if is_entry_point is not None and is_entry_point != session.is_entry_point:
+        if session.group.membership_mode != SupportGroup.MembershipMode.SEMI_OPEN:
+            raise ValidationError(
+                {"is_entry_point": _("Only a semi-open group's sessions are entry points.")}
+            )
+        if session.status != Session.Status.SCHEDULED or session.has_begun():
+            raise ValidationError(
+                {"is_entry_point": _("Only a session still to come can become an entry point.")}
+            )
+        session.is_entry_point = is_entry_point
     session.full_clean(exclude=["institution"])
-    session.save(update_fields=changed_fields("theme", "substitute_facilitator"))
+    session.save(update_fields=changed_fields("theme", "substitute_facilitator", "is_entry_point"))
     audit_record(actor=by, action="session.changed", obj=session)
     return session

@@ -410,7 +410,7 @@ def group_edit(request, pk):
             _("Your role does not allow this: %(action)s") % {"action": _("change groups")}
         )
     rooms = Room.objects.for_institution(group.institution).filter(is_active=True)
-    initial = {name: getattr(group, name) for name in GroupEditForm.base_fields}
+    initial = {name: getattr(group, name, None) for name in GroupEditForm.base_fields}
     initial["default_room"] = group.default_room_id
     initial["entry_points"] = ", ".join(map(str, group.entry_points))
     form = GroupEditForm(request.POST or None, rooms=rooms, initial=initial)

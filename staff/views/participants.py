@@ -26,6 +26,7 @@ from ..access import (
     staff_view,
 )
 from ..forms import ConsentForm, IdentityForm, ParticipantSearchForm, RegisterForm
+from .rules import participant_rules_context
 
 PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 20
@@ -103,16 +104,18 @@ def _participant_context(request, participant, **forms):
         .order_by("-session__starts_at", "-pk"),
         HISTORY_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
+    rules = participant_rules_context(participant)
     return {
         "nav": "participants",
         "participant": participant,
         "report_types": report_types_for(request.user, participant.institution_id),
+        **rules,
         "consents": consents,
         "enrollments": participant.enrollments.select_related("group").order_by("-created_at"),
         "attendance": attendance,
         "consent_form": forms.get("consent_form")
-        # No version is guessed: the staff member copies it from the form the person signed.
-        or ConsentForm(groups=groups),
+        # The version of the institution's current text, if it keeps one; never a guess.
+        or ConsentForm(groups=groups, initial={"text_version": rules["consent_text_version"]}),
         "identity_form": forms.get("identity_form")
         or IdentityForm(
             initial={

@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import AttendanceRecord
-from attendance.policies import attendance_is_open, attendance_opens_at
+from attendance.policies import attendance_refusal
 from attendance.services import Mark, attendance_record, session_roster
 from clinics.models import Room
 from sessions.models import Session, SessionNote, SupportGroup
+from sessions.policies import leads_session
 from sessions.services import (
     note_add_addendum,
     note_sign,
@@ -50,24 +51,12 @@ SHORT_LABELS = {
 
 
 def _leads(session: Session, user) -> bool:
-    return (
-        session.group.facilitator_roles.filter(user=user).exists()
-        or session.substitute_facilitator_id == user.pk
-    )
+    return leads_session(user, session)
 
 
 def _attendance_refusal(session: Session) -> str:
     """Why attendance cannot be taken now, or "" (the service says the same on a POST)."""
-    if session.status == Session.Status.CANCELLED:
-        return _("The session was cancelled; it has no attendance.")
-    if session.status == Session.Status.NOT_HELD:
-        return _("The session was not held; it has no attendance.")
-    if not attendance_is_open(session):
-        opens = timezone.localtime(attendance_opens_at(session), session.institution.tzinfo)
-        return _("Attendance can be taken from %(time)s, shortly before the session begins.") % {
-            "time": opens.strftime("%H:%M")
-        }
-    return ""
+    return attendance_refusal(session)
 
 
 def _mark_times(session: Session, status: str, typed: str, record) -> tuple:

@@ -23,6 +23,7 @@ from ..access import (
     staff_view,
 )
 from ..forms import FollowUpForm
+from .rules import today_rules_context
 
 
 def _my_sessions(user):
@@ -82,6 +83,7 @@ def today(request):
             "follow_ups": follow_ups,
             "waiting": waiting,
             "follow_up_form": FollowUpForm(),
+            **today_rules_context(user),
         },
     )
 

@@ -7,6 +7,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from sessions.models import Session
 from tests.api.errors import field_errors
 from tests.factories import SessionFactory
 
@@ -315,6 +316,7 @@ def test_every_write_endpoint_answers_bad_input_with_400_and_writes_nothing(
 
 def test_a_signed_note_takes_addenda_but_an_unsigned_one_refuses(api, anna, world_a):
     client = api(anna)
+    Session.objects.filter(pk=world_a.note.session_id).update(status="held")  # notes sign then
     refused = client.post(f"/api/v1/notes/{world_a.note.pk}/addenda/", {"text": "x"}, format="json")
     assert refused.status_code == 400
     assert client.post(f"/api/v1/notes/{world_a.note.pk}/sign/").status_code == 200

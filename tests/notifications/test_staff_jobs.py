@@ -233,25 +233,36 @@ def test_a_freed_seat_is_offered_to_the_first_on_the_waiting_list_once(full_grou
     enrollment_admit(enrollment=first, by=marek)
 
 
-def test_an_expired_offer_passes_the_seat_to_the_next_on_the_list(full_group, run):
+def test_an_expired_offer_keeps_the_place_once_then_passes_the_seat_to_the_next(full_group, run):
     first = waitlisted(full_group, "first", 60)
     second = waitlisted(full_group, "second", 30)
     full_group.enrollments.filter(status="active").first().delete()
     run(tasks.offer_free_seats)
     mail.outbox.clear()
-    Enrollment.objects.filter(pk=first.pk).update(
-        offer_expires_at=NOW() - datetime.timedelta(minutes=1)
-    )
+    lapse = {"offer_expires_at": NOW() - datetime.timedelta(minutes=1)}
+    Enrollment.objects.filter(pk=first.pk).update(**lapse)
 
-    assert run(tasks.offer_free_seats) == 2
+    assert run(tasks.offer_free_seats) == 2  # the first is offered again: their place was kept
     assert run(tasks.offer_free_seats) == 0
+    first.refresh_from_db()
+    assert (first.status, first.offers_lapsed) == ("waitlisted", 1)
+    assert first.offer_expires_at > NOW()
+    assert sorted(m.to[0] for m in mail.outbox) == ["anna@example.org", "first@example.org"]
+
+    mail.outbox.clear()
+    Enrollment.objects.filter(pk=first.pk).update(**lapse)
+    run(tasks.offer_free_seats)
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.offer_expires_at is None and first.offered_at is not None
+    assert first.status == "withdrawn"  # the second lapse ends the wait, with a notice
     assert second.offer_expires_at > NOW()
-    assert sorted(m.to[0] for m in mail.outbox) == ["anna@example.org", "second@example.org"]
-    assert AuditEvent.objects.filter(action="enrollment.offer_lapsed").count() == 1
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "anna@example.org",
+        "first@example.org",
+        "second@example.org",
+    ]
+    assert AuditEvent.objects.filter(action="enrollment.offer_lapsed").count() == 2
 
 
 def test_a_waitlisted_person_without_contact_consent_is_offered_but_not_contacted(full_group, run):

@@ -115,6 +115,7 @@ def test_writing_signing_and_amending_a_note_leave_one_row_each(world, anna, ins
     with NewEvents() as changed:
         note = note_write(session=world["session"], by=anna, text="We talked about grief.")
     assert_event(changed.one("note.changed"), actor=anna, obj=note, institution=institution_a)
+    type(world["session"]).objects.filter(pk=world["session"].pk).update(status="held")
     with NewEvents() as signed:
         note = note_sign(note=note, by=anna)
     assert_event(signed.one("note.signed"), actor=anna, obj=note, institution=institution_a)

@@ -38,7 +38,7 @@ def raw_text_of_all_tables() -> str:
 
 @pytest.fixture
 def notes(anna, group_a):
-    session = SessionFactory(group=group_a)
+    session = SessionFactory(group=group_a, status="held")
     note = note_write(session=session, by=anna, text="A first draft.", theme="Draft")
     note = note_write(session=session, by=anna, text=NOTE, theme=THEME)
     note = note_sign(note=note, by=anna)

@@ -17,6 +17,7 @@ PK_BY_PREFIX = {
     "participants": "first",
     "reports": "report",
     "follow-ups": "follow_up",
+    "notes": "note",
 }
 OTHER_PARAMETERS = {"enrollment": "enrollment", "consent": "consent"}
 VERBS = {"verb": "admit"}

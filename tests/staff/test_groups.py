@@ -148,7 +148,7 @@ def test_the_waiting_list_admits_in_order_and_offers_a_seat(client, anna, group_
         reverse("staff:enrollment_action", args=[group_a.pk, second.pk, "admit"])
     )
     assert response.status_code == 400
-    assert "Others are ahead on the waiting list" in response.content.decode()
+    assert "Others are waiting for this group" in response.content.decode()
     client.post(reverse("staff:enrollment_action", args=[group_a.pk, second.pk, "offer"]))
     second.refresh_from_db()
     assert second.offer_expires_at is not None
@@ -249,7 +249,8 @@ def test_a_facilitator_activates_a_group_and_a_bad_entry_point_list_is_refused(
     refused = client.post(url, data)
     assert refused.status_code == 400
     assert 'id="id_entry_points_error"' in refused.content.decode()
-    client.post(url, {**data, "entry_points": "1, 5"})
+    resume_on = (timezone.localdate() + datetime.timedelta(days=14)).isoformat()
+    client.post(url, {**data, "entry_points": "1, 5", "resume_on": resume_on, "reason": "Holiday"})
     group_a.refresh_from_db()
     assert (group_a.status, group_a.entry_points) == ("paused", [1, 5])
 

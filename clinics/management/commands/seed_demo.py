@@ -31,9 +31,12 @@ from clinics.models import Institution, Room, Site, StaffMembership
 from sessions import services as sessions
 from sessions.models import GroupFacilitator, Session, SupportGroup
 
+from ._demo_rules import add_rules_demo
+
 NAME_A = "Oddział Dzienny Psychiatryczny, Szpital Specjalistyczny im. św. Łukasza"
 NAME_B = "Poradnia Psychologiczno-Terapeutyczna „Przystań”"
 RANDOM_SEED = 20261122
+
 TERM_WEEKS = 16
 PAST_WEEKS = 8
 CONSENT_TEXT = "2026.1"
@@ -186,6 +189,7 @@ class Demo:
         self.rooms = {}
         self.groups = {}
         self.name_index = 0
+        self.consent_text_version = CONSENT_TEXT
 
     def build(self):
         self.make_users()
@@ -196,6 +200,7 @@ class Demo:
         self.take_attendance()
         self.write_notes()
         self.withdraw_some_consents()
+        add_rules_demo(self, self.today)
 
     # --- people and places -------------------------------------------------------------------
 
@@ -326,7 +331,7 @@ class Demo:
             )
             sessions.schedule_create(
                 group=group,
-                by=lead_user,
+                by=self.admin,  # the term began weeks ago: sessions in the past are an admin's
                 weekdays=[starts_on.weekday()],
                 start_time=start,
                 duration_minutes=90,
