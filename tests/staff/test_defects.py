@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from attendance.models import Consent, Enrollment
 from audit.services import audit_record
-from sessions.models import SessionNote, SupportGroup
+from sessions.models import Session, SessionNote, SupportGroup
 from sessions.services import note_sign, note_write
 from tests.factories import ConsentFactory, EnrollmentFactory, GroupFactory, ParticipantFactory
 
@@ -83,6 +83,7 @@ def test_a_group_note_signed_in_another_tab_keeps_the_typed_text_as_an_addendum(
     client.force_login(anna)
     page = client.get(reverse("staff:session", args=[begun_session.pk]))  # the first tab
     assert page.status_code == 200
+    Session.objects.filter(pk=begun_session.pk).update(status="held")  # notes sign once held
     note_sign(note=note, by=anna)  # the other tab
     response = client.post(
         reverse("staff:session_note", args=[begun_session.pk]),
@@ -108,6 +109,7 @@ def test_a_persons_note_signed_meanwhile_keeps_the_typed_text_too(
         participant=participant,
         text="Signed text.",
     )
+    Session.objects.filter(pk=begun_session.pk).update(status="held")  # notes sign once held
     note_sign(note=note, by=anna)
     client.force_login(anna)
     response = client.post(

@@ -13,7 +13,7 @@ from django.utils import translation
 from api.models import IdempotencyKey
 from attendance.models import AttendanceRecord
 from audit.models import AuditEvent
-from sessions.models import NoteAddendum, SessionNote
+from sessions.models import NoteAddendum, Session, SessionNote
 from sessions.services import note_sign, note_write
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,7 @@ def test_a_note_signed_meanwhile_is_a_conflict_that_gives_the_text_back(
     client, anna, begun_session
 ):
     note = note_write(session=begun_session, by=anna, kind=SessionNote.Kind.GROUP, text="Signed.")
+    Session.objects.filter(pk=begun_session.pk).update(status="held")  # notes sign once held
     note_sign(note=note, by=anna)
     client.force_login(anna)
     response = _post(client, "staff:session_note", begun_session, {"text": "Typed offline."}, "k-1")
@@ -103,6 +104,7 @@ def test_two_copies_of_one_addendum_arriving_at_once_add_it_once(anna, begun_ses
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them whole)")
     note = note_write(session=begun_session, by=anna, kind=SessionNote.Kind.GROUP, text="Signed.")
+    Session.objects.filter(pk=begun_session.pk).update(status="held")  # notes sign once held
     note_sign(note=note, by=anna)
     url = reverse("staff:session_addendum", args=[begun_session.pk])
 
