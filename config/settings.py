@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "attendance",
     "notifications",
     "reports",
+    "imports",
     "api",
     "staff",
 ]
@@ -204,6 +205,14 @@ SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # The public address printed on certificates before /verify/<code>/ (e.g. https://krag.example.org);
 # empty prints the path alone.
 REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
+
+# --- Imports (imports/) ----------------------------------------------------------------------
+# An upload larger than this is refused (bytes); files above the row threshold are checked
+# through the services and written by a Celery worker, with a time limit of their own.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+IMPORT_BACKGROUND_ROWS = env_int("IMPORT_BACKGROUND_ROWS", 500)
+IMPORT_MAX_PROBLEMS = env_int("IMPORT_MAX_PROBLEMS", 1000)
+IMPORT_TASK_TIME_LIMIT = env_int("IMPORT_TASK_TIME_LIMIT", 3600)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
