@@ -106,15 +106,18 @@ def detect_encoding(handle) -> str:
 
 def _csv_rows(handle, encoding: str) -> Iterator[list[Cell]]:
     text = io.TextIOWrapper(handle, encoding=encoding, newline="")
-    sample = text.read(CHUNK)
-    text.seek(0)
     try:
-        dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    for values in csv.reader(text, dialect):
-        # A CSV cell is text; one that begins with "=" is a formula a spreadsheet would run.
-        yield [Cell(v, is_formula=v.startswith("=")) for v in values]
+        sample = text.read(CHUNK)
+        text.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        for values in csv.reader(text, dialect):
+            # A CSV cell is text; one that begins with "=" is a formula a spreadsheet would run.
+            yield [Cell(v, is_formula=v.startswith("=")) for v in values]
+    finally:
+        text.detach()  # the upload stays open for the next pass
 
 
 def _xlsx_rows(handle) -> Iterator[list[Cell]]:
