@@ -74,8 +74,8 @@ class Problems:
 
 
 def map_header(kind: str, header: list[str], problems: Problems) -> list[str | None]:
-    """The column of each position of the header (None: a blank header cell); unknown,
-    repeated and missing columns are problems of row 1."""
+    """The column of each position of the header (None: a blank header cell, "": a column
+    refused in row 1); unknown, repeated and missing columns are problems of row 1."""
     names = header_names(kind)
     columns: list[str | None] = []
     seen = set()
@@ -85,6 +85,7 @@ def map_header(kind: str, header: list[str], problems: Problems) -> list[str | N
             continue
         column = names.get(fold(text))
         if column is None:
+            column = ""
             problems.add(
                 1,
                 text,
@@ -94,7 +95,7 @@ def map_header(kind: str, header: list[str], problems: Problems) -> list[str | N
             )
         elif column in seen:
             problems.add(1, text, "duplicate_column", _("This column appears twice."))
-            column = None
+            column = ""
         else:
             seen.add(column)
             problems.labels[column] = text
@@ -119,6 +120,8 @@ def data_rows(
         clean = True
         for position, cell in enumerate(cells):
             column = columns[position] if position < len(columns) else None
+            if column == "":
+                continue  # under a column row 1 refused already
             if column is None:
                 if text_of(cell.value):
                     problems.add(number, "", "extra_cell", _("A value stands outside any column."))

@@ -110,10 +110,12 @@ def _csv_rows(handle, encoding: str) -> Iterator[list[Cell]]:
         sample = text.read(CHUNK)
         text.seek(0)
         try:
-            dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t")
+            # Only the separator is guessed (from the header line); quoting is Excel's.
+            sniffed = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t")
+            delimiter = sniffed.delimiter
         except csv.Error:
-            dialect = csv.excel
-        for values in csv.reader(text, dialect):
+            delimiter = ","
+        for values in csv.reader(text, csv.excel, delimiter=delimiter):
             # A CSV cell is text; one that begins with "=" is a formula a spreadsheet would run.
             yield [Cell(v, is_formula=v.startswith("=")) for v in values]
     finally:
