@@ -15,6 +15,7 @@ from .views.clinics import (
     RoomViewSet,
     SiteViewSet,
 )
+from .views.imports import ImportJobViewSet
 from .views.privacy import ParticipantEraseView, ParticipantExportView
 from .views.reports import ReportRunViewSet
 from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
@@ -33,6 +34,7 @@ router.register("consents", ConsentViewSet, basename="consent")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 router.register("reports", ReportRunViewSet, basename="reportrun")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
+router.register("imports", ImportJobViewSet, basename="importjob")
 # --- end of resources -------------------------------------------------------------------------
 
 urlpatterns = [

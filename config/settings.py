@@ -266,6 +266,8 @@ SPECTACULAR_SETTINGS = {
         "EnrollmentStatusEnum": "attendance.models.Enrollment.Status",
         "ConsentStatusEnum": "attendance.models.Consent.Status",
         "AttendanceStatusEnum": "attendance.models.AttendanceRecord.Status",
+        "ImportKindEnum": "imports.models.ImportJob.Kind",
+        "ImportStatusEnum": "imports.models.ImportJob.Status",
     },
 }
 

@@ -46,3 +46,16 @@ def register_group(group_a, institution_a):
             )
         )
     return group_a, members, sessions
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient signed in as `user`, messages in English."""
+    from rest_framework.test import APIClient
+
+    def make(user):
+        client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_authenticate(user)
+        return client
+
+    return make
