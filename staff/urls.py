@@ -1,6 +1,6 @@
 """The staff web UI, served at the site root."""
 
-from django.urls import path
+from django.urls import include, path
 
 from .views import auth, calendar, groups, participants, reports, sessions, today
 
@@ -66,6 +66,7 @@ urlpatterns = [
         participants.participant_identity,
         name="participant_identity",
     ),
+    path("imports/", include("staff.views.imports")),  # spreadsheets: import and export
     path("reports/", reports.report_list, name="reports"),
     path("reports/<int:pk>/", reports.report_detail, name="report"),
     path("reports/<int:pk>/download/", reports.report_file, name="report_file"),
