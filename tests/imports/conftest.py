@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import EnrollmentFactory, ParticipantFactory, SessionFactory
+from tests.notifications.test_broker import broker, publishing  # noqa: F401 - fixtures
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "import"
 SAMPLE_DATES = (datetime.date(2026, 10, 6), datetime.date(2026, 10, 13))
