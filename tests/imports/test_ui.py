@@ -58,7 +58,7 @@ def test_the_preview_lists_every_problem_by_row_and_column_in_the_users_language
             f'<td data-label="Kolumna">{problem["column"]}</td>'
             f'<td data-label="Problem">{problem["message"]}</td></tr>'
         ) in page
-    assert "Podaj poprawną datę." in page  # Django's own Polish for a wrong date
+    assert "Wpisz poprawną datę." in page  # Django's own Polish for a wrong date
     assert "Nie ma uczestnika o kodzie P-99999." in page
     assert "Zaimportuj plik" not in page
     assert not Participant.objects.exists()
