@@ -6,7 +6,6 @@ rules are checked there); a mark that is already so is left alone."""
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,14 +148,13 @@ class AttendanceImport:
         sessions = {s.pk: s for day in self.sessions.values() for s in day}
         for session_id, marks in self.pending.items():
             rows = {str(mark.participant_id): number for number, mark in marks}
-            try:
-                with transaction.atomic():
-                    attendance_record(
-                        session=sessions[session_id],
-                        marks=[mark for _number, mark in marks],
-                        by=self.by,
-                        source=AttendanceRecord.Source.IMPORT,
-                    )
+            try:  # attendance_record is atomic: a refused session leaves nothing
+                attendance_record(
+                    session=sessions[session_id],
+                    marks=[mark for _number, mark in marks],
+                    by=self.by,
+                    source=AttendanceRecord.Source.IMPORT,
+                )
             except (ValidationError, PermissionDenied) as exc:
                 self._service_problems(exc, rows)
             self.progress.tick(written=len(marks))

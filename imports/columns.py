@@ -174,6 +174,18 @@ class ParticipantRow(forms.Form):
                     date_field,
                     forms.ValidationError(_("Give the date of the consent."), code="required"),
                 )
+        if (
+            "disclosure" in self.purposes
+            and data.get("consent_disclosure_date")
+            and not data.get("consent_disclosure_recipient")
+        ):
+            self.add_error(
+                "consent_disclosure_recipient",
+                forms.ValidationError(
+                    _("Name the third party the attendance may be disclosed to."),
+                    code="required",
+                ),
+            )
         return data
 
 
