@@ -157,6 +157,7 @@ def main() -> None:
                 check=True, stdout=subprocess.PIPE, text=True, env=os.environ,
             )  # fmt: skip
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # a long run's steps
     print(f"{args.rows} rows, {args.format}, {size_mb:.1f} MB, on {results[0]['database']}")
     print("| step | time | peak memory (at start) | outcome |")
     print("|---|---|---|---|")

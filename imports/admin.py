@@ -1,15 +1,18 @@
-"""Imports in the Django admin: read-only (an import is made by uploading, in the staff UI or
-the API), scoped to the admin's institutions."""
+"""Imports in the Django admin: read-only (an import is made by uploading it in the staff UI or
+the API, where the services check it), scoped to the admin's institutions."""
 
 from django.contrib import admin
+
+from clinics.admin import TenantAdmin
 
 from .models import ImportJob
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(TenantAdmin):
+    read_only = True
     list_display = (
-        "id",
+        "created_at",
         "kind",
         "filename",
         "status",
@@ -17,20 +20,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         "created",
         "updated",
         "unchanged",
-        "created_at",
+        "institution",
     )
     list_filter = ("kind", "status")
-    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name != "file"]
+    # The stored upload is encrypted and never offered for download here.
     exclude = ("file",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).for_user(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name not in ("id", "file")]
