@@ -142,3 +142,23 @@ def test_the_participant_list_exports_as_csv_with_names_only_where_allowed(api, 
 def test_an_auditor_gets_no_export(api, olga):
     answer = api(olga).get("/api/v1/imports/export/participants/")
     assert answer.status_code == 403
+
+
+def test_a_large_file_is_applied_in_the_background_202_while_it_runs(
+    api, ewa, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_BACKGROUND_ROWS = 2
+    client = api(ewa)
+    body = _upload(client, "participants_en.csv", kind="participants").json()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        answer = client.post(f"/api/v1/imports/{body['id']}/apply/")
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "running"
+    assert answer.json()["progress"]["total"] == 3
+    again = client.post(f"/api/v1/imports/{body['id']}/apply/")  # asked twice: queued again
+    assert again.status_code == 202
+    assert len(queued) == 1 and not Participant.objects.exists()
+    for callback in queued:
+        callback()
+    final = client.get(f"/api/v1/imports/{body['id']}/").json()
+    assert (final["status"], final["created"]) == ("done", 3)
