@@ -267,6 +267,11 @@ def import_run(*, job_id: int) -> ImportJob | None:
         )
         if job is None:
             return None
+        if not job.file:  # never so for a preview made by import_upload; said, not a crash
+            job.status, job.error = Status.FAILED, _("The uploaded file is no longer stored.")
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "finished_at", "updated_at"])
+            return job
         progress = Progress(job.pk)
         with _decrypted(job) as handle:
             summary, problems = _run_and_roll_back_if(

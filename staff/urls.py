@@ -66,7 +66,7 @@ urlpatterns = [
         participants.participant_identity,
         name="participant_identity",
     ),
-    path("imports/", include("staff.views.imports")),  # spreadsheets: import and export
+    path("", include("staff.views.imports")),  # spreadsheets: import and export (imports/…)
     path("reports/", reports.report_list, name="reports"),
     path("reports/<int:pk>/", reports.report_detail, name="report"),
     path("reports/<int:pk>/download/", reports.report_file, name="report_file"),

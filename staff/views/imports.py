@@ -195,11 +195,11 @@ def export_register_view(request):
     return _page(request, register_form=form, status=400)
 
 
-# Included by staff/urls.py under "imports/", in the staff namespace.
+# Included by staff/urls.py, in the staff namespace.
 urlpatterns = [
-    path("", import_list, name="imports"),
-    path("<int:pk>/", import_detail, name="import"),
-    path("<int:pk>/apply/", import_apply_view, name="import_apply"),
-    path("export/participants/", export_participants_view, name="export_participants"),
-    path("export/register/", export_register_view, name="export_register"),
+    path("imports/", import_list, name="imports"),
+    path("imports/<int:pk>/", import_detail, name="import"),
+    path("imports/<int:pk>/apply/", import_apply_view, name="import_apply"),
+    path("imports/export/participants/", export_participants_view, name="export_participants"),
+    path("imports/export/register/", export_register_view, name="export_register"),
 ]
