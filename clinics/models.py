@@ -56,6 +56,13 @@ class Institution(models.Model):
     require_two_factor = models.BooleanField(
         _("require two-factor sign-in for admins"), default=False
     )
+    # People are marked at the door as they arrive, so the roster opens before the start.
+    attendance_opens_minutes_before = models.PositiveSmallIntegerField(
+        _("attendance opens (minutes before the start)"),
+        default=30,
+        validators=[MaxValueValidator(240)],
+        help_text=_("How long before a session begins its attendance can be taken."),
+    )
     # The last participant number handed out; incremented under a row lock (participant_register).
     last_participant_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record
 
 from .erasure import identity_pattern, redact
+from .locking import Precondition, changed_fields, lock_for_change
 from .models import Institution, Participant, Room, Site, StaffMembership
 from .querysets import forget_memberships
 from .roles import CLINICAL_ROLES, Role, require_role
@@ -225,9 +226,12 @@ def participant_register(
 
 
 @transaction.atomic
-def participant_update(*, participant: Participant, by, **fields) -> Participant:
+def participant_update(
+    *, participant: Participant, by, precondition: Precondition = None, **fields
+) -> Participant:
     """Change a participant's alias, identity or reminder settings."""
     require_role(by, participant.institution_id, CLINICAL_ROLES, _("change participants"))
+    participant = lock_for_change(participant, precondition)
     if participant.is_erased:
         raise ValidationError(_("This participant's data has been erased."))
     _refuse_unknown_fields(fields)
@@ -244,7 +248,7 @@ def participant_update(*, participant: Participant, by, **fields) -> Participant
     )
     _assign(participant, changed)
     participant.full_clean()
-    participant.save()
+    participant.save(update_fields=changed_fields(*changed))
     audit_record(
         actor=by, action="participant.changed", obj=participant, details={"fields": sorted(changed)}
     )

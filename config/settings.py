@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "reports",
     "imports",
     "api",
+    "fhir.apps.FhirConfig",  # the read-only FHIR R4 facade (/fhir/r4/)
     "staff",
 ]
 
@@ -214,6 +215,12 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 IMPORT_BACKGROUND_ROWS = env_int("IMPORT_BACKGROUND_ROWS", 500)
 IMPORT_MAX_PROBLEMS = env_int("IMPORT_MAX_PROBLEMS", 1000)
 IMPORT_TASK_TIME_LIMIT = env_int("IMPORT_TASK_TIME_LIMIT", 2 * 3600)
+
+# --- FHIR R4 facade (fhir/, docs/fhir.md) -----------------------------------------------------
+# The URI namespace of Krąg's own identifier systems, code systems and the attendance-mark
+# extension. example.org is reserved for documentation: a deployment that publishes its
+# profiles sets its own address once, before any system stores identifiers read from it.
+FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://krag.example.org/fhir")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -381,4 +388,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's own "django" logger prints under DEBUG and passes on to the root as well:
+        # each of its lines ("Watching for file changes…") came out twice. Once, through root.
+        "django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO")},
+        # WeasyPrint narrates every PDF ("Step 2 - Fetching and parsing CSS"); its warnings stay.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run in this process: no line per finished task, and no warning that the broker
+    # (there is none) has no host name. A worker keeps both.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}

@@ -8,6 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("fhir/r4/", include("fhir.urls")),  # the read-only FHIR R4 facade (docs/fhir.md)
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("reports.urls")),
     path("", include("notifications.urls")),

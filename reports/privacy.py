@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
-from attendance.models import Consent
+from attendance.models import Consent, Enrollment
 from attendance.services import has_consent
 from clinics.models import StaffMembership
 from clinics.roles import role_of
@@ -123,6 +123,35 @@ def naming_for(*, user, group, participant_ids, group_facing: bool = False) -> N
         participant_id__in=list(participant_ids), purpose=Consent.Purpose.HEALTH_DATA
     )
     return Naming(named_ids=set(consenting.values_list("participant_id", flat=True)))
+
+
+def named_participant_ids(*, user, participants) -> set[int]:
+    """naming_for outside one group's report (the FHIR Patient): who of `participants` this
+    user may see by name. The same rule: the institution's admin, or a facilitator of a group
+    the person was referred to or belongs (belonged) to, and the health-data consent in force.
+
+    Two queries at most, whatever the number of participants.
+    """
+    admin_of, facilitator_of = [], []
+    for participant in participants:
+        role = role_of(user, participant.institution_id)
+        if role == Role.ADMIN:
+            admin_of.append(participant.pk)
+        elif role == Role.FACILITATOR:
+            facilitator_of.append(participant.pk)
+    candidates = set(admin_of)
+    if facilitator_of:
+        candidates |= set(
+            Enrollment.objects.filter(
+                participant_id__in=facilitator_of, group__facilitator_roles__user=user
+            ).values_list("participant_id", flat=True)
+        )
+    if not candidates:
+        return set()
+    consenting = Consent.objects.active().filter(
+        participant_id__in=candidates, purpose=Consent.Purpose.HEALTH_DATA
+    )
+    return set(consenting.values_list("participant_id", flat=True))
 
 
 def suppress(count: int) -> int | str:

@@ -9,6 +9,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from fhir.outcome import operation_outcome
+
 from .two_factor import must_verify
 
 SESSION_KEY = "security_2fa_checked_at"
@@ -29,7 +31,7 @@ def _exempt_prefixes() -> tuple[str, ...]:
 
 class TwoFactorMiddleware:
     """After django_otp's OTPMiddleware: the admin, the staff UI and session-authenticated API
-    calls are all closed until the code is given. Token-authenticated API calls carry no session
+    and FHIR calls are all closed until the code is given. Token-authenticated API calls carry no session
     and are not concerned (the token is issued on sign-in)."""
 
     def __init__(self, get_response):
@@ -55,5 +57,11 @@ class TwoFactorMiddleware:
     def _refuse(self, request):
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
+        if request.path.startswith("/fhir/"):
+            return JsonResponse(
+                operation_outcome("login", _("Two-factor verification required.")),
+                status=403,
+                content_type="application/fhir+json",
+            )
         target = reverse("security:two_factor_verify")
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

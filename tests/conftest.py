@@ -8,6 +8,7 @@ import pytest
 
 from clinics.models import StaffMembership
 
+from . import clock
 from .factories import (
     GroupFacilitatorFactory,
     GroupFactory,
@@ -18,6 +19,18 @@ from .factories import (
 )
 
 Role = StaffMembership.Role
+
+
+def pytest_configure(config):
+    """KRAG_TEST_NOW moves the clock of the whole run (tests/clock.py)."""
+    clock.move_from_environment()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say, just above the summary line, which day the run was for when it was moved."""
+    moment = clock.moved_to()
+    if moment is not None:
+        terminalreporter.write_line(f"clock moved: {clock.VARIABLE}={moment.isoformat()}")
 
 
 def pytest_sessionstart(session):

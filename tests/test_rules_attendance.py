@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from attendance.models import AttendanceRecord, AttendanceRevision, Enrollment, FollowUpTask
+from attendance.policies import attendance_opens_at
 from attendance.services import Mark, attendance_record, follow_up_resolve, session_roster
 from audit.models import AuditEvent
 from sessions.models import Session
@@ -67,15 +68,35 @@ def test_taking_attendance_records_the_marks_and_marks_the_session_held(session,
     assert AuditEvent.objects.count() == 3
 
 
-def test_a_session_that_has_not_begun_refuses_attendance(group_a, members, anna):
-    later = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(minutes=5))
+def test_a_session_further_off_than_the_opening_refuses_attendance_and_says_from_when(
+    group_a, members, anna
+):
+    later = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(minutes=45))
+    opens = timezone.localtime(attendance_opens_at(later), later.institution.tzinfo)
 
     with pytest.raises(ValidationError) as exc:
         attendance_record(session=later, marks=all_present(members), by=anna)
 
-    assert exc.value.messages == ["Attendance can be taken from the moment the session begins."]
+    assert exc.value.messages == [
+        f"Attendance can be taken from {opens:%H:%M}, shortly before the session begins."
+    ]
     later.refresh_from_db()
     assert later.status == Session.Status.SCHEDULED
+
+
+def test_people_are_marked_at_the_door_from_the_institutions_opening_before_the_start(
+    group_a, members, anna
+):
+    soon = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(minutes=20))
+
+    records = attendance_record(session=soon, marks=all_present(members), by=anna)
+
+    assert len(records) == len(members)
+    soon.institution.attendance_opens_minutes_before = 10
+    soon.institution.save()
+    later = SessionFactory(group=group_a, starts_at=timezone.now() + datetime.timedelta(minutes=20))
+    with pytest.raises(ValidationError):
+        attendance_record(session=later, marks=all_present(members), by=anna)
 
 
 @pytest.mark.parametrize(

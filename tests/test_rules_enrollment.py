@@ -22,6 +22,7 @@ from attendance.services import (
 from audit.models import AuditEvent
 from sessions.models import Session, SupportGroup
 
+from . import clock
 from .factories import (
     ConsentFactory,
     EnrollmentFactory,
@@ -367,9 +368,10 @@ def semi_open_group(institution_a, anna):
         name="Semi-open group",
     )
     GroupFacilitatorFactory(group=group, user=anna)
-    now = timezone.now()
-    for number, when in ((1, now - days(7)), (2, now + days(1)), (3, now + days(8))):
-        SessionFactory(group=group, sequence=number, starts_at=when)
+    # At 18:00 on those days: `now + 1 day` at 23:30 before a daylight-saving change lands
+    # the day after tomorrow.
+    for number, offset in ((1, -7), (2, 1), (3, 8)):
+        SessionFactory(group=group, sequence=number, starts_at=clock.days_ahead_at(offset, 18))
     return group
 
 

@@ -1,5 +1,6 @@
 """seed_demo builds the demo it promises, through the services, and only once."""
 
+import datetime
 import io
 
 import pytest
@@ -7,11 +8,13 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from attendance.models import AttendanceRecord, Consent, Enrollment, FollowUpTask
 from audit.models import AuditEvent
 from clinics.management.commands.seed_demo import NAME_A, NAME_B
 from clinics.models import Institution, Participant, StaffMembership
+from notifications.models import OutboxMessage
 from sessions.models import Session, SupportGroup
 
 Role = StaffMembership.Role
@@ -92,6 +95,30 @@ def test_a_term_of_sessions_past_ones_held_with_attendance_one_cancelled_future_
     assert all(s.cancellation_reason for s in cancelled)
     assert not AttendanceRecord.objects.filter(session__status="cancelled").exists()
     assert set(AttendanceRecord.objects.values_list("status", flat=True)) >= {"present", "late"}
+
+
+def test_the_term_is_dated_from_the_day_it_runs_and_two_groups_meet_today(output):
+    today, now = timezone.localdate(), timezone.now()
+    for group in SupportGroup.objects.all():
+        first = group.sessions.order_by("starts_at").first().local_date()
+        assert today - datetime.timedelta(weeks=8) <= first < today - datetime.timedelta(weeks=7)
+        # Every session that has ended was held, not held or cancelled; none is still pending.
+        assert not group.sessions.filter(status="scheduled", ends_at__lt=now).exists()
+        assert group.sessions.filter(starts_at__gt=now).count() >= 6
+    meeting_today = {
+        s.group.facilitator_roles.get(role="lead").user.username
+        for s in Session.objects.select_related("group", "institution")
+        if s.local_date() == today
+    }
+    assert {"anna", "karim"} <= meeting_today
+
+
+def test_no_notice_is_queued_about_a_session_already_begun(output):
+    notices = OutboxMessage.objects.filter(session__isnull=False)
+    assert not notices.filter(session__starts_at__lte=timezone.now()).exists()
+    # The cancelled session ahead is the one members hear of.
+    cancelled_ahead = Session.objects.filter(status="cancelled", starts_at__gt=timezone.now())
+    assert notices.filter(kind="session_cancelled", session__in=cancelled_ahead).exists()
 
 
 def test_forty_or_more_participants_with_consents_some_withdrawn_some_alias_only(output):

@@ -1,5 +1,7 @@
 """Groups, sessions (with the roster and the domain verbs) and session notes."""
 
+import datetime
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch
@@ -54,6 +56,18 @@ FACILITATORS = Prefetch(
 FACILITATOR_LABELS = GroupFacilitator.objects.select_related("user").only(
     "group", "user", "role", "user__username", "user__first_name", "user__last_name"
 )
+
+
+def _differs(sent, stored) -> bool:
+    """Whether a field sent differs from the stored one. Moments are compared in UTC: Python
+    never finds two aware datetimes of different zones equal within the repeated hour of the
+    autumn clock change (PEP 495), so a PUT repeating a session's start in that hour looked
+    like a move."""
+    if isinstance(sent, datetime.datetime) and isinstance(stored, datetime.datetime):
+        return sent.astimezone(datetime.UTC) != stored.astimezone(datetime.UTC)
+    return sent != stored
+
+
 SESSION_LIST_COLUMNS = [
     *(f.name for f in Session._meta.concrete_fields),
     "institution__name",
@@ -198,7 +212,9 @@ class SessionViewSet(
         def changed(*names):
             # A PUT repeats unchanged fields; only real changes reach the services (a session
             # that has begun cannot be moved, but its theme can still be set).
-            return {k: data[k] for k in names if k in data and data[k] != getattr(session, k)}
+            return {
+                k: data[k] for k in names if k in data and _differs(data[k], getattr(session, k))
+            }
 
         moves = changed("starts_at", "ends_at", "online_link", "room")
         if "room" in moves:

@@ -16,6 +16,7 @@ from clinics.roles import CLINICAL_ROLES, require_role
 from sessions.models import Session
 
 from ..models import AttendanceRecord, AttendanceRevision, Enrollment
+from ..policies import attendance_is_open, attendance_opens_at
 from .follow_ups import _raise_follow_ups
 
 Status = Enrollment.Status
@@ -90,13 +91,17 @@ def roster_lines(
 
 
 def _check_session_open_for_attendance(session: Session, now) -> None:
-    """Attendance is taken from the moment a session begins, never for one that did not happen."""
+    """Attendance is taken from shortly before a session begins, never for one that did not happen."""
     if session.status == Session.Status.CANCELLED:
         raise ValidationError(_("The session was cancelled; it has no attendance."))
     if session.status == Session.Status.NOT_HELD:
         raise ValidationError(_("The session was not held; it has no attendance."))
-    if not session.has_begun(now):
-        raise ValidationError(_("Attendance can be taken from the moment the session begins."))
+    if not attendance_is_open(session, now):
+        opens = timezone.localtime(attendance_opens_at(session), session.institution.tzinfo)
+        raise ValidationError(
+            _("Attendance can be taken from %(time)s, shortly before the session begins.")
+            % {"time": opens.strftime("%H:%M")}
+        )
 
 
 def _mark_errors(mark: Mark, session: Session) -> str | None:

@@ -147,12 +147,16 @@ def session_change_notices_enqueue(*, session: Session, kind: str) -> list[int]:
     """A session was cancelled or moved: write a notice to each consenting member.
 
     Called by `notifications.hooks.session_changed` inside the cancelling or moving
-    transaction, so the notices exist exactly when the change does.
+    transaction, so the notices exist exactly when the change does. A session that has
+    already begun (a record put right afterwards, e.g. a past session marked cancelled) is
+    news to nobody: no notice is written for it.
     """
     kinds = {"cancelled": Kind.SESSION_CANCELLED, "moved": Kind.SESSION_MOVED}
     if kind not in kinds:
         raise ValueError(f"Unknown session change: {kind}")
     session = Session.objects.select_related("institution", "room__site").get(pk=session.pk)
+    if session.has_begun():
+        return []
     created = _session_notices(session, kinds[kind])
     _dispatch(created)
     return created

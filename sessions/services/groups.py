@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.roles import PLANNING_ROLES, Role, require_role
 
 from ..models import (
@@ -80,10 +81,13 @@ def group_create(*, institution, by, facilitators=(), **fields) -> SupportGroup:
 
 
 @transaction.atomic
-def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
+def group_update(
+    *, group: SupportGroup, by, precondition: Precondition = None, **fields
+) -> SupportGroup:
     """Change a group's details. The capacity cannot drop below the members it already has."""
     require_role(by, group.institution_id, PLANNING_ROLES, _("change groups"))
     _refuse_unknown_fields(fields)
+    group = lock_for_change(group, precondition)
     for name, value in fields.items():
         setattr(group, name, value)
     _check_group_fields(group)
@@ -99,7 +103,7 @@ def group_update(*, group: SupportGroup, by, **fields) -> SupportGroup:
                 }
             )
     group.full_clean()
-    group.save()
+    group.save(update_fields=changed_fields(*fields, "entry_points"))
     audit_record(actor=by, action="group.changed", obj=group, details={"fields": sorted(fields)})
     return group
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.models import Room
 from clinics.roles import PLANNING_ROLES, require_role
 
@@ -218,10 +219,18 @@ def schedule_create(
 
 @transaction.atomic
 def session_reschedule(
-    *, session: Session, by, starts_at=None, ends_at=None, room=None, online_link=None
+    *,
+    session: Session,
+    by,
+    starts_at=None,
+    ends_at=None,
+    room=None,
+    online_link=None,
+    precondition: Precondition = None,
 ) -> Session:
     """Move a session that has not taken place; members hear of it (see notifications)."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("reschedule sessions"))
+    session = lock_for_change(session, precondition)
     if session.status != Session.Status.SCHEDULED:
         raise ValidationError(_("Only a scheduled session can be moved."))
     if session.has_begun():
@@ -243,7 +252,7 @@ def session_reschedule(
     _check_session_fields(session, session.group)
     _check_conflicts(session)
     session.full_clean(exclude=["institution"])
-    session.save()
+    session.save(update_fields=changed_fields("starts_at", "ends_at", "room", "online_link"))
     _renumber(session.group)
     audit_record(
         actor=by, action="session.rescheduled", obj=session, details={"previous": previous}
@@ -274,11 +283,16 @@ def _renumber(group: SupportGroup, sessions: list[Session] = ()) -> None:
 
 @transaction.atomic
 def session_cancel(
-    *, session: Session, by, reason: str, cancelled_by: str = Session.CancelledBy.CENTRE
+    *,
+    session: Session,
+    by,
+    reason: str,
+    cancelled_by: str = Session.CancelledBy.CENTRE,
+    precondition: Precondition = None,
 ) -> Session:
     """Cancel a session with a reason; members with a contact consent are told."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("cancel sessions"))
-    session = Session.objects.select_for_update().get(pk=session.pk)
+    session = lock_for_change(session, precondition)
     if session.status == Session.Status.CANCELLED:
         raise ValidationError(_("The session is already cancelled."))
     if session.status != Session.Status.SCHEDULED:
@@ -294,7 +308,11 @@ def session_cancel(
     session.cancelled_by_user = by
     session.cancellation_reason = reason.strip()
     session.cancelled_at = timezone.now()
-    session.save()
+    session.save(
+        update_fields=changed_fields(
+            "status", "cancelled_by", "cancelled_by_user", "cancellation_reason", "cancelled_at"
+        )
+    )
     audit_record(
         actor=by,
         action="session.cancelled",
@@ -329,9 +347,17 @@ def session_mark_not_held(*, session: Session, by, reason: str = "") -> Session:
 
 
 @transaction.atomic
-def session_update(*, session: Session, by, theme=None, substitute_facilitator=...) -> Session:
+def session_update(
+    *,
+    session: Session,
+    by,
+    theme=None,
+    substitute_facilitator=...,
+    precondition: Precondition = None,
+) -> Session:
     """Set a session's theme or its substitute facilitator."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
+    session = lock_for_change(session, precondition)
     if theme is not None:
         session.theme = theme
     if substitute_facilitator is not ...:
@@ -348,6 +374,6 @@ def session_update(*, session: Session, by, theme=None, substitute_facilitator=.
         session.substitute_facilitator = substitute_facilitator
         _check_conflicts(session)
     session.full_clean(exclude=["institution"])
-    session.save()
+    session.save(update_fields=changed_fields("theme", "substitute_facilitator"))
     audit_record(actor=by, action="session.changed", obj=session)
     return session

@@ -8,6 +8,7 @@ from django.utils import timezone
 from api.models import IdempotencyKey
 from attendance.models import AttendanceRecord, AttendanceRevision
 from audit.models import AuditEvent
+from tests.factories import SessionFactory
 
 
 def _roster_url(world):
@@ -248,6 +249,27 @@ def test_the_housekeeping_task_forgets_old_keys_and_expired_tokens(anna):
     AuthToken.objects.create(user=anna)
     assert purge_api_state() == {"idempotency_keys": 1, "tokens": 1}
     assert AuthToken.objects.filter(user=anna).count() == 1
+
+
+def test_a_put_repeating_a_start_in_the_repeated_autumn_hour_is_not_a_move(
+    api, anna, group_a, time_machine
+):
+    # 31 October 2027 in Warsaw: 02:00–03:00 happens twice. The session began at the second
+    # 02:30 (01:30 UTC); it is 02:50 winter time.
+    time_machine.move_to(datetime.datetime(2027, 10, 31, 1, 50, tzinfo=datetime.UTC), tick=False)
+    session = SessionFactory(
+        group=group_a, starts_at=datetime.datetime(2027, 10, 31, 1, 30, tzinfo=datetime.UTC)
+    )
+    client = api(anna)
+    url = f"/api/v1/sessions/{session.pk}/"
+    current = client.get(url).json()
+    assert current["starts_at"].endswith("+01:00")
+    body = {k: current[k] for k in ("starts_at", "ends_at", "online_link")}
+    response = client.put(url, {**body, "group": group_a.pk, "theme": "Sleep"}, format="json")
+    assert response.status_code == 200, response.content
+    session.refresh_from_db()
+    assert session.theme == "Sleep"
+    assert session.starts_at == datetime.datetime.fromisoformat(current["starts_at"])
 
 
 def test_a_put_of_a_session_that_began_may_change_its_theme_but_not_move_it(api, anna, world_a):

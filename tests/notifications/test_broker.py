@@ -25,6 +25,7 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from notifications.models import OutboxMessage
 from sessions.services import session_cancel
+from tests import clock
 
 from .conftest import make_member
 
@@ -94,6 +95,7 @@ def worker(tmp_path: Path, name: str, **env):
         "CELERY_BROKER_URL": BROKER_URL,
         "DATABASE_URL": _database_url(),
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        **clock.for_subprocess(),
         **env,
     }
     command = [

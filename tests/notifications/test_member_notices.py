@@ -14,6 +14,7 @@ from notifications import tasks
 from notifications.models import OutboxMessage
 from notifications.sms import LocmemSMSBackend
 from sessions.services import session_cancel, session_reschedule
+from tests.factories import SessionFactory
 
 from .conftest import make_member
 
@@ -134,6 +135,22 @@ def test_cancelling_a_session_tells_each_consenting_member_once(
     run(tasks.send_session_reminders)
     run(tasks.dispatch_stale_messages)
     assert len(mail.outbox) == 2
+
+
+def test_cancelling_a_session_that_already_began_tells_nobody(
+    group_a, anna, django_capture_on_commit_callbacks
+):
+    """Marking a past session cancelled puts the record right; it is no news to members."""
+    make_member(group_a, name="kasia")
+    past = SessionFactory(group=group_a, starts_at=timezone.now() - datetime.timedelta(days=30))
+    begun = SessionFactory(group=group_a, starts_at=timezone.now() - datetime.timedelta(minutes=5))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_cancel(session=past, by=anna, reason="The centre was closed that day")
+        session_cancel(session=begun, by=anna, reason="Facilitator ill")
+
+    assert not OutboxMessage.objects.exists()
+    assert mail.outbox == []
 
 
 def test_a_cancellation_rolled_back_tells_nobody(

@@ -59,6 +59,35 @@ def test_each_facilitator_gets_one_plan_of_todays_sessions_in_the_morning(
     assert len(sessions) == 1 and sessions[0].startswith("23:00")
 
 
+@pytest.mark.parametrize("day", ["2027-03-28", "2027-10-31"], ids=["clocks-forward", "clocks-back"])
+def test_on_a_clock_change_day_the_plan_comes_at_six_and_holds_that_days_sessions(
+    group_a, anna, institution_a, time_machine, django_capture_on_commit_callbacks, day
+):
+    date = datetime.date.fromisoformat(day)
+    one_day = datetime.timedelta(days=1)
+
+    def at(on, hour, minute):
+        return datetime.datetime.combine(on, datetime.time(hour, minute), institution_a.tzinfo)
+
+    for starts, theme in [
+        (at(date - one_day, 23, 45), "The evening before"),
+        (at(date, 0, 15), "Just after midnight"),
+        (at(date, 23, 30), "Late"),
+        (at(date + one_day, 0, 15), "The night after"),
+    ]:
+        SessionFactory(group=group_a, starts_at=starts, theme=theme)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        time_machine.move_to(at(date, 5, 10), tick=False)
+        assert services.day_plans_enqueue() == []
+        time_machine.move_to(at(date, 6, 10), tick=False)
+        assert len(services.day_plans_enqueue()) == 1
+
+    (plan,) = mail.outbox
+    heading, blank, *sessions = plan.body.splitlines()
+    assert [line[:5] for line in sessions] == ["00:15", "23:30"]
+
+
 def test_no_plan_for_a_day_without_sessions_or_with_only_cancelled_ones(group_a, anna):
     SessionFactory(group=group_a, starts_at=_local(group_a.institution, 23), status="cancelled")
 

@@ -4,7 +4,10 @@ the test can count."""
 
 import os
 
+from tests import clock
 from tests.settings import *  # noqa: F403
+
+clock.move_from_environment()  # the moment the test that starts the worker hands it
 
 EMAIL_BACKEND = os.environ.get(
     "KRAG_TEST_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"

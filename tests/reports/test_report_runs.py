@@ -295,3 +295,26 @@ def test_query_counts_do_not_grow_with_the_rows(
     run = ReportRun.objects.select_related("institution", "requested_by").get(pk=run.pk)
     with django_assert_max_num_queries(12):
         builders.build(run)
+
+
+@pytest.mark.parametrize(
+    ("moment", "first", "last"),
+    [
+        ("2026-12-31T23:30:00+01:00", "2026-11-01", "2026-11-30"),
+        # Half past midnight on the first of a quarter: still the day before in UTC.
+        ("2027-01-01T00:30:00+01:00", "2026-12-01", "2026-12-31"),
+        ("2027-04-01T00:30:00+02:00", "2027-03-01", "2027-03-31"),
+        ("2028-03-01T00:10:00+01:00", "2028-02-01", "2028-02-29"),
+    ],
+)
+def test_the_monthly_summary_covers_the_month_before_today_in_warsaw(
+    time_machine, moment, first, last
+):
+    from reports.services import month_bounds
+
+    time_machine.move_to(datetime.datetime.fromisoformat(moment), tick=False)
+
+    assert month_bounds(None) == (
+        datetime.date.fromisoformat(first),
+        datetime.date.fromisoformat(last),
+    )

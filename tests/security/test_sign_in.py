@@ -189,6 +189,9 @@ def test_the_admin_and_session_api_calls_wait_for_the_code(client, django_user_m
     response = client.get("/api/v1/participants/")
     assert response.status_code == 403
     assert response.json() == {"detail": "Two-factor verification required."}
+    response = client.get("/fhir/r4/Patient")
+    assert response.status_code == 403
+    assert response.json()["issue"][0]["code"] == "login"
 
 
 def test_signing_out_stays_possible_before_the_code(client, anna):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from attendance.models import Consent
+from tests import clock
 from tests.factories import (
     ConsentFactory,
     EnrollmentFactory,
@@ -57,7 +58,8 @@ def begun_session(group_a, members_a, room_a):
 
 @pytest.fixture
 def future_session(group_a, members_a, room_a):
-    starts = timezone.now() + datetime.timedelta(days=2)
+    """A session of group_a the day after tomorrow, 18:00–19:30 in Warsaw."""
+    starts = clock.days_ahead_at(2, 18)
     return SessionFactory(
         group=group_a,
         starts_at=starts,

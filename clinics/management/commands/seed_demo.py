@@ -3,8 +3,13 @@ services, the same every time (a fixed random seed) and only once (a second run 
 
 Institution A, a psychiatric day ward: ewa (admin), anna (facilitator, leads three groups), piotr
 (facilitator), marek (staff), olga (auditor). Institution B, a counselling centre: karim
-(facilitator). A term of weekly sessions that began eight weeks ago: past sessions held with
-attendance (one cancelled), the rest scheduled.
+(facilitator).
+
+Everything is dated from the day it runs (`Demo.today`): a term of weekly sessions that began
+eight weeks ago today, so its past half is held with attendance and notes (one session
+cancelled), anna's and karim's groups meet today — anna's at the hour of seeding, so its
+session is open for attendance — and eight weeks lie ahead (one of them cancelled, which is
+the one notice members are sent).
 """
 
 import datetime
@@ -15,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from attendance import services as attendance
@@ -87,23 +93,24 @@ GROUND_RULES = (
     "5. Przychodzimy trzeźwi i punktualnie; nieobecność zgłaszamy prowadzącym."
 )
 
-# key, institution, name, category, mode, entry points, capacity, min size, weekday, start,
-# room key (or None for online), lead, co-facilitator
+# key, institution, name, category, mode, entry points, capacity, min size, meeting day (days
+# after today's weekday: 0 meets today), start (None: the hour of seeding), room key (or None
+# for online), lead, co-facilitator
 GROUPS = [
     ("depression", "A", "Grupa wsparcia dla osób z depresją", Category.DEPRESSION, Mode.SEMI_OPEN,
-     [1, 5, 9, 13], 10, 4, 1, datetime.time(16, 0), "A1", "anna", None),
+     [1, 5, 9, 13], 10, 4, 0, None, "A1", "anna", None),
     ("psychosis", "A", "Psychoedukacja: schizofrenia i psychozy", Category.PSYCHOSIS, Mode.CLOSED,
-     [], 12, 4, 3, datetime.time(10, 0), "A2", "anna", "piotr"),
+     [], 12, 4, 2, datetime.time(10, 0), "A2", "anna", "piotr"),
     ("addiction", "A", "Zapobieganie nawrotom — grupa otwarta", Category.ADDICTION, Mode.OPEN,
-     [], 15, 3, 0, datetime.time(17, 0), "A3", "piotr", None),
+     [], 15, 3, 6, datetime.time(17, 0), "A3", "piotr", None),
     ("perinatal", "A", "Grupa wsparcia po stracie dziecka nienarodzonego", Category.PERINATAL_LOSS,
-     Mode.CLOSED, [], 8, 3, 2, datetime.time(18, 0), "A1", "anna", None),
+     Mode.CLOSED, [], 8, 3, 1, datetime.time(18, 0), "A1", "anna", None),
     ("bereavement", "B", "Grupa wsparcia w żałobie", Category.BEREAVEMENT, Mode.CLOSED,
-     [], 8, 3, 1, datetime.time(18, 0), "B1", "karim", None),
+     [], 8, 3, 0, datetime.time(18, 0), "B1", "karim", None),
     ("acoa", "B", "DDA — Dorosłe Dzieci Alkoholików", Category.ACOA, Mode.SEMI_OPEN,
-     [1, 7, 13], 12, 4, 3, datetime.time(18, 0), "B1", "karim", None),
+     [1, 7, 13], 12, 4, 2, datetime.time(18, 0), "B1", "karim", None),
     ("parenting", "B", "Szkoła dla rodziców (online)", Category.PARENTING, Mode.OPEN,
-     [], 14, 3, 0, datetime.time(18, 30), None, "karim", None),
+     [], 14, 3, 6, datetime.time(18, 30), None, "karim", None),
 ]  # fmt: skip
 
 # key: (members from the start, joining at a later entry point (semi-open), walk-ins (open),
@@ -138,7 +145,15 @@ class Command(BaseCommand):
                 self.stdout.write("The demo data is already there; nothing changed.")
                 self._print_users(password, existing=True)
                 return
-            with transaction.atomic():
+            # The demo's people are made up: what seeding tells them (the notice of the cancelled
+            # session ahead) is delivered to memory, not to the console; the outbox shows it sent.
+            with (
+                override_settings(
+                    EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+                    SMS_BACKEND="notifications.sms.LocmemSMSBackend",
+                ),
+                transaction.atomic(),
+            ):
                 Demo(password=password, out=self.stdout).build()
         finally:
             current_origin.reset(token)
@@ -157,13 +172,15 @@ class Command(BaseCommand):
 
 
 class Demo:
-    """Builds the demo world through the services, in one transaction."""
+    """Builds the demo world through the services, in one transaction. Every date in it derives
+    from `today` (the day it runs, in Warsaw, where both institutions are)."""
 
-    def __init__(self, *, password, out):
+    def __init__(self, *, password, out, now=None):
         self.password_hash = make_password(password)
         self.out = out
         self.rng = random.Random(RANDOM_SEED)
-        self.now = timezone.now()
+        self.now = now or timezone.now()
+        self.today = timezone.localdate(self.now)
         self.users = {}
         self.institutions = {}
         self.rooms = {}
@@ -255,9 +272,16 @@ class Demo:
 
     # --- groups and their term -----------------------------------------------------------------
 
-    def term_start(self, institution) -> datetime.date:
-        today = institution.local_now().date()
-        return today - datetime.timedelta(days=today.weekday(), weeks=PAST_WEEKS)
+    def term_start(self) -> datetime.date:
+        """The term began eight weeks ago today: the groups meeting today have eight sessions
+        behind them, and so has every other group (it meets on a day after today's weekday)."""
+        return self.today - datetime.timedelta(weeks=PAST_WEEKS)
+
+    def seeding_hour(self) -> datetime.time:
+        """The hour the demo is seeded (08:00–20:00): anna's group meets then, so its session of
+        today is open for taking attendance when the demo first opens."""
+        hour = timezone.localtime(self.now).hour
+        return datetime.time(min(max(hour, 8), 20), 0)
 
     def make_groups(self):
         for (
@@ -277,7 +301,8 @@ class Demo:
         ) in GROUPS:
             institution = self.institutions[inst]
             lead_user = self.users[lead]
-            starts_on = self.term_start(institution) + datetime.timedelta(days=day)
+            starts_on = self.term_start() + datetime.timedelta(days=day)
+            start = start or self.seeding_hour()
             facilitators = [(lead_user, GroupFacilitator.Role.LEAD)]
             if co:
                 facilitators.append((self.users[co], GroupFacilitator.Role.CO_FACILITATOR))
@@ -302,7 +327,7 @@ class Demo:
             sessions.schedule_create(
                 group=group,
                 by=lead_user,
-                weekdays=[day],
+                weekdays=[starts_on.weekday()],
                 start_time=start,
                 duration_minutes=90,
                 starts_on=starts_on,
@@ -325,7 +350,7 @@ class Demo:
         by = self.recorder(institution.pk)
         granted_at = when or timezone.make_aware(
             datetime.datetime.combine(
-                self.term_start(institution) - datetime.timedelta(days=rng.randint(3, 20)),
+                self.term_start() - datetime.timedelta(days=rng.randint(3, 20)),
                 datetime.time(rng.randint(9, 15), rng.choice([0, 15, 30, 45])),
             ),
             institution.tzinfo,

@@ -569,7 +569,7 @@ class Command(BaseCommand):
         )
         w.write(
             Institution,
-            "id name kind time_zone language letterhead retention_months monthly_summary_enabled require_two_factor last_participant_number created_at updated_at".split(),
+            "id name kind time_zone language letterhead retention_months monthly_summary_enabled require_two_factor attendance_opens_minutes_before last_participant_number created_at updated_at".split(),
             (
                 (
                     inst["id"],
@@ -581,6 +581,7 @@ class Command(BaseCommand):
                     60,
                     False,
                     False,
+                    30,
                     self.last_numbers[i],
                     joined,
                     joined,
