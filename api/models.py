@@ -6,9 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clinics.fields import EncryptedTextField
+
 
 class IdempotencyKey(models.Model):
-    """The first successful answer to a POST/PUT/PATCH sent with an `Idempotency-Key` header.
+    """The first successful answer to a POST/PUT/PATCH/DELETE sent with an `Idempotency-Key`.
 
     A mobile client on a bad connection resends the same request with the same key; the answer
     stored here is replayed instead of writing twice. The unique constraint is what makes two
@@ -23,6 +25,9 @@ class IdempotencyKey(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
     response_headers = models.JSONField(default=dict)
+    # An answer that carries a secret (a sign-in token, a calendar address) is kept encrypted,
+    # as JSON, instead of in `response_body`: a retried sign-in gets the same token back.
+    sealed_body = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -43,6 +48,9 @@ class CalendarFeedToken(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed_tokens"
     )
     digest = models.CharField(max_length=64, unique=True)
+    # The secret itself, encrypted, so `GET me/calendar/` can show the address again; the
+    # feed is found by the digest.
+    secret = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -38,7 +38,9 @@ def calendar_feed_issue(*, by) -> str:
     """Give a user a new secret calendar address; earlier addresses stop working."""
     calendar_feed_revoke(by=by, quiet=True)
     secret = secrets.token_urlsafe(32)
-    CalendarFeedToken.objects.create(user=by, digest=CalendarFeedToken.digest_of(secret))
+    CalendarFeedToken.objects.create(
+        user=by, digest=CalendarFeedToken.digest_of(secret), secret=secret
+    )
     audit_record(actor=by, action="api.calendar_feed_issued")
     return secret
 

@@ -76,6 +76,9 @@ class Enrollment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -101,7 +104,10 @@ class Enrollment(models.Model):
                 name="active_member_has_joined",
             ),
         ]
-        indexes = [models.Index(fields=["group", "status", "joined_on"])]
+        indexes = [
+            models.Index(fields=["group", "status", "joined_on"]),
+            models.Index(fields=["change_number", "id"], name="enrollment_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant} → {self.group} ({self.get_status_display()})"
@@ -176,6 +182,9 @@ class Consent(models.Model):
     withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -194,7 +203,10 @@ class Consent(models.Model):
                 name="withdrawn_consent_has_a_date",
             ),
         ]
-        indexes = [models.Index(fields=["participant", "purpose", "status"])]
+        indexes = [
+            models.Index(fields=["participant", "purpose", "status"]),
+            models.Index(fields=["change_number", "id"], name="consent_changes"),
+        ]
 
     def __str__(self):
         return f"{self.participant}: {self.get_purpose_display()} ({self.get_status_display()})"
@@ -264,6 +276,9 @@ class AttendanceRecord(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = AttendanceQuerySet.as_manager()
 
@@ -285,6 +300,8 @@ class AttendanceRecord(models.Model):
         indexes = [
             models.Index(fields=["participant", "session"]),
             models.Index(fields=["institution", "updated_at"]),
+            # A sync walks one institution's marks in change order (docs/sync.md).
+            models.Index(fields=["institution", "change_number", "id"], name="attendance_changes"),
         ]
 
     def __str__(self):

@@ -1,7 +1,10 @@
 """Searching the audit log: the staff UI's audit page and the API's audit-events/ share it."""
 
+import datetime
+
 import django_filters
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
@@ -22,6 +25,11 @@ def admin_institutions(user):
     )
 
 
+def _midnight(day: datetime.date) -> datetime.datetime:
+    """The start of `day` in the current time zone (the user's, as the page shows times)."""
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_current_timezone())
+
+
 def _institutions(request):
     return admin_institutions(request.user) if request is not None else AuditEvent.objects.none()
 
@@ -30,12 +38,8 @@ class AuditEventFilterSet(django_filters.FilterSet):
     institution = django_filters.ModelChoiceFilter(
         queryset=_institutions, field_name="institution", label=_("Institution")
     )
-    since = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label=_("From (date)")
-    )
-    until = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label=_("Until (date)")
-    )
+    since = django_filters.DateFilter(method="filter_since", label=_("From (date)"))
+    until = django_filters.DateFilter(method="filter_until", label=_("Until (date)"))
     actor = django_filters.CharFilter(
         field_name="actor_username", lookup_expr="iexact", label=_("User (username)")
     )
@@ -51,6 +55,14 @@ class AuditEventFilterSet(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["institution", "since", "until", "actor", "action", "participant"]
+
+    # Days are local days, turned into a range of instants: `created_at >= …` walks the
+    # (institution, created_at, id) index, where `created_at::date >= …` reads every row.
+    def filter_since(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_midnight(value))
+
+    def filter_until(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_midnight(value + datetime.timedelta(days=1)))
 
     def filter_participant(self, queryset, name, value):
         """Events on this person's record: by code, within the institutions already in scope

@@ -4,7 +4,6 @@ Anyone else gets a 404, as for any page that is not theirs.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,6 +11,7 @@ from django.utils import timezone
 from .export import csv_rows
 from .filtersets import AuditEventFilterSet, admin_institutions
 from .models import AuditEvent
+from .pagination import BadCursor, page_of
 from .services import audit_record
 
 
@@ -30,9 +30,15 @@ def _search(request):
 @login_required
 def audit_log(request):
     filterset, events, institutions = _search(request)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    try:
+        page = page_of(
+            events, size=50, older=request.GET.get("older"), newer=request.GET.get("newer")
+        )
+    except BadCursor:
+        page = page_of(events, size=50)  # an edited link: start from the newest
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("older", "newer", "page"):
+        query.pop(key, None)
     return render(
         request,
         "staff/audit/log.html",

@@ -36,12 +36,15 @@ def main() -> None:
     from knox.models import AuthToken
 
     p = plan(4)
-    _instance, token = AuthToken.objects.create(user=p["user"])
-    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    clients = {
+        who: Client(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=p[who])[1]}")
+        for who in ("user", "admin")
+    }
     explained = []
     for ep in endpoints(p):
         if args.only and args.only not in ep["name"]:
             continue
+        client = clients[ep["user"]]
         with transaction.atomic():
             with CaptureQueriesContext(connection) as ctx:
                 if "count_put" in ep:

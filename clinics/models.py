@@ -67,6 +67,9 @@ class Institution(models.Model):
     last_participant_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = InstitutionQuerySet.as_manager()
 
@@ -74,6 +77,7 @@ class Institution(models.Model):
         ordering = ["name"]
         verbose_name = _("institution")
         verbose_name_plural = _("institutions")
+        indexes = [models.Index(fields=["change_number", "id"], name="institution_changes")]
 
     def __str__(self):
         return self.name
@@ -96,6 +100,9 @@ class Site(models.Model):
     address = models.TextField(_("address"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SiteQuerySet.as_manager()
 
@@ -103,6 +110,7 @@ class Site(models.Model):
         ordering = ["name"]
         verbose_name = _("site")
         verbose_name_plural = _("sites")
+        indexes = [models.Index(fields=["change_number", "id"], name="site_changes")]
 
     def __str__(self):
         return self.name
@@ -119,6 +127,9 @@ class Room(models.Model):
     is_active = models.BooleanField(_("in use"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = RoomQuerySet.as_manager()
 
@@ -126,6 +137,7 @@ class Room(models.Model):
         ordering = ["site__name", "name"]
         verbose_name = _("room")
         verbose_name_plural = _("rooms")
+        indexes = [models.Index(fields=["change_number", "id"], name="room_changes")]
 
     def __str__(self):
         return f"{self.name} ({self.site.name})"
@@ -234,6 +246,9 @@ class Participant(models.Model):
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -249,6 +264,7 @@ class Participant(models.Model):
             ),
             models.UniqueConstraint(fields=["institution", "code"], name="participant_code_unique"),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="participant_changes")]
 
     def __str__(self):
         # The code alone: safe wherever a participant is shown by accident (admin, logs).

@@ -71,11 +71,14 @@ INSTALLED_APPS = [
     "reports",
     "imports",
     "api",
+    "sync",
     "fhir.apps.FhirConfig",  # the read-only FHIR R4 facade (/fhir/r4/)
     "staff",
 ]
 
 MIDDLEWARE = [
+    "api.request_id.request_id_middleware",  # first: every answer carries X-Request-ID
+    "api.middleware.APIErrorsMiddleware",  # /api/ errors are JSON, whoever answered them
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -233,7 +236,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    # Page numbers; a long list is not counted on every page (api/paginator.py).
+    "DEFAULT_PAGINATION_CLASS": "api.paginator.BrowsingPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
@@ -244,7 +248,7 @@ REST_FRAMEWORK = {
     # The API speaks JSON only: errors are never an HTML page (api/exceptions.py maps the
     # services' ValidationError / PermissionDenied to 400 / 403 with field messages).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
 # Device tokens (django-rest-knox): only a hash is stored; they expire and logout revokes them.
@@ -383,10 +387,23 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# A request body of the API above this is refused with 413 before it is read.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "api.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's own "django" logger prints under DEBUG and passes on to the root as well:

@@ -17,13 +17,14 @@ from .models import Session, SessionNote, SupportGroup
 
 class SupportGroupFilterSet(ChangedSinceFilterSet):
     institution = IdFilter(field_name="institution_id")
-    facilitator = IdFilter(
-        field_name="facilitator_roles__user_id", distinct=True, label="Led by this user (id)."
-    )
+    facilitator = IdFilter(method="filter_facilitator", label="Led by this user (id).")
 
     class Meta:
         model = SupportGroup
         fields = ["institution", "category", "status", "membership_mode", "facilitator"]
+
+    def filter_facilitator(self, queryset, name, value):
+        return queryset.facilitated_by(value)
 
 
 def _parse_day(value: str, today: datetime.date, name: str = "date") -> datetime.date:
@@ -81,9 +82,7 @@ class SessionFilterSet(ChangedSinceFilterSet):
         fields = ["institution", "group", "status", "facilitator", "mine"]
 
     def filter_facilitator(self, queryset, name, value):
-        return queryset.filter(
-            Q(group__facilitator_roles__user_id=value) | Q(substitute_facilitator_id=value)
-        ).distinct()
+        return queryset.facilitated_by(value)
 
     def filter_mine(self, queryset, name, value):
         if not value:

@@ -91,6 +91,9 @@ class SupportGroup(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SupportGroupQuerySet.as_manager()
 
@@ -107,6 +110,7 @@ class SupportGroup(models.Model):
                 name="group_ends_after_start",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="supportgroup_changes")]
 
     def __str__(self):
         return self.name
@@ -234,10 +238,19 @@ class Session(models.Model):
         CENTRE = "centre", _("The centre")
         FACILITATOR = "facilitator", _("The facilitator")
 
+    # No indexes of their own on institution and group: (institution, starts_at) and (group,
+    # starts_at) lead with them. With a lone institution index PostgreSQL ANDed all of an
+    # institution's sessions into "my sessions" (docs/benchmarks.md).
     institution = models.ForeignKey(
-        "clinics.Institution", on_delete=models.PROTECT, related_name="sessions", editable=False
+        "clinics.Institution",
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        editable=False,
+        db_index=False,
     )
-    group = models.ForeignKey(SupportGroup, on_delete=models.PROTECT, related_name="sessions")
+    group = models.ForeignKey(
+        SupportGroup, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
     recurrence = models.ForeignKey(
         RecurrenceRule, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )
@@ -270,6 +283,9 @@ class Session(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -286,6 +302,7 @@ class Session(models.Model):
             models.Index(fields=["group", "starts_at"]),
             models.Index(fields=["institution", "starts_at"]),
             models.Index(fields=["room", "starts_at"]),
+            models.Index(fields=["change_number", "id"], name="session_changes"),
         ]
 
     def __str__(self):
@@ -340,6 +357,9 @@ class SessionNote(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Moved by the database on every insert and update, whatever wrote the row (sync/: the
+    # mobile app's sync tokens); never set here.
+    change_number = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects = SessionNoteQuerySet.as_manager()
 
@@ -367,6 +387,7 @@ class SessionNote(models.Model):
                 name="participant_note_names_participant",
             ),
         ]
+        indexes = [models.Index(fields=["change_number", "id"], name="sessionnote_changes")]
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.session}"

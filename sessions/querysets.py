@@ -1,22 +1,43 @@
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from clinics.querysets import TenantQuerySet
 
 
+def groups_led_by(user) -> list[int]:
+    """The ids of the groups `user` (a user or a user id) facilitates, in any role: one small
+    query by the index on the facilitator's user."""
+    from .models import GroupFacilitator
+
+    user_id = getattr(user, "pk", user)
+    return list(
+        GroupFacilitator.objects.filter(user_id=user_id)
+        .order_by("group_id")
+        .values_list("group_id", flat=True)
+    )
+
+
 class SupportGroupQuerySet(TenantQuerySet):
     def facilitated_by(self, user):
-        return self.filter(facilitator_roles__user=user).distinct()
+        # A semi-join (IN a subquery), not a join + DISTINCT over every column.
+        from .models import GroupFacilitator
+
+        led = GroupFacilitator.objects.filter(user_id=getattr(user, "pk", user))
+        return self.filter(pk__in=led.values("group_id"))
 
 
 class SessionQuerySet(TenantQuerySet):
-    def facilitated_by(self, user):
-        """Sessions `user` leads: as one of the group's facilitators or as the substitute."""
-        from .models import GroupFacilitator
+    def facilitated_by(self, user, groups: list[int] | None = None):
+        """Sessions `user` (a user or a user id) leads: as one of the group's facilitators or
+        as the substitute. `groups`: their groups_led_by, when the caller has them already.
 
-        # EXISTS, not a join + DISTINCT: DISTINCT over every selected column (and COUNT over
-        # that) cost more than the rest of "my sessions this week" on a large database.
-        leads = GroupFacilitator.objects.filter(group_id=OuterRef("group_id"), user=user)
-        return self.filter(Exists(leads) | Q(substitute_facilitator=user))
+        The groups go in as literal ids, so PostgreSQL reads the (group, starts_at) index of
+        those few groups and the substitute's index, and nothing else: EXISTS or a join read
+        the institution's whole window and threw most of it away (3,939 rows for 76 on the
+        benchmark's data; docs/benchmarks.md).
+        """
+        user_id = getattr(user, "pk", user)
+        led = groups_led_by(user_id) if groups is None else groups
+        return self.filter(Q(group_id__in=led) | Q(substitute_facilitator_id=user_id))
 
     def overlapping(self, starts_at, ends_at):
         return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)

@@ -12,6 +12,7 @@ from .common import (
     BriefRelatedField,
     LocalTimeField,
     ModelSerializer,
+    PrefetchedListSerializer,
     colleagues_of,
     user_display,
 )
@@ -33,6 +34,7 @@ class GroupFacilitatorSerializer(ModelSerializer):
     class Meta:
         model = GroupFacilitator
         fields = ["user", "role"]
+        list_serializer_class = PrefetchedListSerializer
 
 
 class GroupSerializer(ModelSerializer):

@@ -34,11 +34,11 @@ from ..serializers.attendance import (
     WithdrawEnrollmentSerializer,
 )
 from ..serializers.sessions import ReasonSerializer
-from .base import ScopedViewSet
+from .base import ScopedViewSet, SyncedListMixin
 
 
 class EnrollmentViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
@@ -49,7 +49,9 @@ class EnrollmentViewSet(
     queryset = Enrollment.objects.select_related("institution", "participant", "group")
     serializer_class = EnrollmentSerializer
     filterset_class = EnrollmentFilterSet
+    sync_group_path = "group"
     visible_to = CLINICAL_ROLES
+    service_checks_if_match = ("admit", "waitlist", "withdraw", "complete")
     ordering_fields = ["status", "waitlisted_at", "joined_on", "updated_at", "id"]
     ordering = ["group_id", "status", "waitlisted_at", "id"]
 
@@ -80,7 +82,10 @@ class EnrollmentViewSet(
     def admit(self, request, pk=None):
         enrollment = self.get_object()
         enrollment_admit(
-            enrollment=enrollment, by=request.user, **self._input(AdmitSerializer, request)
+            enrollment=enrollment,
+            by=request.user,
+            precondition=self.if_match(),
+            **self._input(AdmitSerializer, request),
         )
         return self._done(enrollment)
 
@@ -88,7 +93,7 @@ class EnrollmentViewSet(
     @action(detail=True, methods=["post"])
     def waitlist(self, request, pk=None):
         enrollment = self.get_object()
-        enrollment_waitlist(enrollment=enrollment, by=request.user)
+        enrollment_waitlist(enrollment=enrollment, by=request.user, precondition=self.if_match())
         return self._done(enrollment)
 
     @extend_schema(
@@ -98,7 +103,9 @@ class EnrollmentViewSet(
     def withdraw(self, request, pk=None):
         enrollment = self.get_object()
         data = self._input(WithdrawEnrollmentSerializer, request)
-        enrollment_withdraw(enrollment=enrollment, by=request.user, **data)
+        enrollment_withdraw(
+            enrollment=enrollment, by=request.user, precondition=self.if_match(), **data
+        )
         return self._done(enrollment)
 
     @extend_schema(
@@ -108,12 +115,14 @@ class EnrollmentViewSet(
     def complete(self, request, pk=None):
         enrollment = self.get_object()
         data = self._input(CompleteEnrollmentSerializer, request)
-        enrollment_complete(enrollment=enrollment, by=request.user, **data)
+        enrollment_complete(
+            enrollment=enrollment, by=request.user, precondition=self.if_match(), **data
+        )
         return self._done(enrollment)
 
 
 class ConsentViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedViewSet,
@@ -126,7 +135,9 @@ class ConsentViewSet(
     )
     serializer_class = ConsentSerializer
     filterset_class = ConsentFilterSet
+    sync_group_path = "group"
     visible_to = CLINICAL_ROLES
+    service_checks_if_match = ("withdraw",)
     ordering_fields = ["granted_at", "updated_at", "id"]
     ordering = ["participant_id", "purpose", "-granted_at", "id"]
 
@@ -139,12 +150,17 @@ class ConsentViewSet(
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         consent = self.get_object()
-        consent_withdraw(consent=consent, by=request.user, **self._input(ReasonSerializer, request))
+        consent_withdraw(
+            consent=consent,
+            by=request.user,
+            precondition=self.if_match(),
+            **self._input(ReasonSerializer, request),
+        )
         return self.respond_with(self.get_queryset().get(pk=consent.pk))
 
 
 class AttendanceRecordViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     ScopedViewSet,
@@ -178,6 +194,7 @@ class AttendanceRecordViewSet(
     )
     serializer_class = AttendanceRecordSerializer
     filterset_class = AttendanceRecordFilterSet
+    sync_group_path = "session__group"
     visible_to = CLINICAL_ROLES
     ordering_fields = ["recorded_at", "updated_at", "id"]
     # Oldest change first: what a client syncing with `updated_since` walks through, and the
@@ -198,6 +215,11 @@ class AttendanceRecordViewSet(
                 marks=[mark],
                 by=self.request.user,
                 source=AttendanceRecord.Source.MOBILE,
+                # Every mark of the session is written under the session's lock: the record's
+                # ETag is compared there.
+                precondition=self.if_match(
+                    lambda locked: self.represent(self.get_queryset().get(pk=record.pk))
+                ),
             )
         except DjangoValidationError as exc:
             # The service keys a refused mark by participant id; here there is only one.

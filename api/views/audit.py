@@ -1,19 +1,87 @@
 """The audit log for institution admins: search it (audit-events/) or export it as CSV."""
 
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from audit.export import csv_rows
 from audit.filtersets import AuditEventFilterSet, admin_institutions
 from audit.models import AuditEvent
+from audit.pagination import BadCursor, page_of
 from audit.services import audit_record
+from clinics.models import Institution
 
+from ..pagination import PageNumberPagination
 from ..serializers.audit import AuditEventSerializer
 from .base import ScopedViewSet
+
+
+class AuditCursorPagination(BasePagination):
+    """Newest first, `next` (older) and `previous` (newer) by cursor (audit.pagination): no
+    count and no OFFSET, so a deep page of a year's log costs what the first does."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        size = PageNumberPagination().get_page_size(request)
+        try:
+            self.page = page_of(
+                queryset,
+                size=size,
+                older=request.query_params.get("older"),
+                newer=request.query_params.get("newer"),
+            )
+        except BadCursor:
+            raise ValidationError(
+                {"older": [_("This is not a cursor of this list: follow its next link.")]},
+                code="invalid_cursor",
+            ) from None
+        return self.page.object_list
+
+    def _link(self, key, cursor):
+        if cursor is None:
+            return None
+        url = self.request.build_absolute_uri()
+        for other in ("older", "newer", "page"):
+            url = remove_query_param(url, other)
+        return replace_query_param(url, key, cursor)
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "next": self._link("older", self.page.older),
+                "previous": self._link("newer", self.page.newer),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
+
+    def get_schema_operation_parameters(self, view):
+        def param(name, description, kind="string"):
+            return {"name": name, "required": False, "in": "query",
+                    "description": description, "schema": {"type": kind}}  # fmt: skip
+
+        return [
+            param("older", "The events before this cursor (the `next` link gives it)."),
+            param("newer", "The events after this cursor (the `previous` link gives it)."),
+            param("page_size", "Events per page, 1 to 200 (default 50).", "integer"),
+        ]
 
 
 class CSVRenderer(BaseRenderer):
@@ -31,13 +99,23 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
     Read-only: the application offers no way to change or delete an event. Filter by `since`,
     `until` (dates), `actor` (username), `action` (prefix), `participant` (code), `institution`.
+    Newest first, paged by cursor: follow `next` for older events, `previous` for newer ones.
     """
 
     queryset = AuditEvent.objects.select_related("institution")
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilterSet
-    ordering_fields = ["created_at", "id"]
-    ordering = ["-created_at", "-id"]
+    filter_backends = [DjangoFilterBackend]  # one order, the cursor's
+    pagination_class = AuditCursorPagination
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            # A page's events share one or two institutions: fetched once, not one per event.
+            queryset = queryset.select_related(None).prefetch_related(
+                Prefetch("institution", queryset=Institution.objects.only("name"))
+            )
+        return queryset
 
     def scope(self, queryset, roles):
         return queryset.for_user(self.request.user)

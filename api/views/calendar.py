@@ -19,10 +19,12 @@ from rest_framework.views import APIView
 
 from sessions.models import Session
 
+from ..conditional import ConditionalRequestsMixin
 from ..models import CalendarFeedToken
 from ..services import calendar_feed_issue, calendar_feed_revoke
 from ..throttling import UserWriteThrottle
 
+NO_STORE = {"Cache-Control": "no-store"}
 PAST = datetime.timedelta(days=30)
 AHEAD = datetime.timedelta(days=366)
 MAX_EVENTS = 1000
@@ -108,10 +110,33 @@ class CalendarFeedView(APIView):
         return response
 
 
-class CalendarAddressView(APIView):
-    """The secret address of your calendar feed: create (or replace) and revoke it."""
+class CalendarAddressView(ConditionalRequestsMixin, APIView):
+    """The secret address of your calendar feed: read, create (or replace) and revoke it.
+
+    A retried `POST` with the same Idempotency-Key answers the address it made the first time
+    instead of replacing it again (which would stop the address just returned)."""
 
     throttle_classes = [UserWriteThrottle]
+    idempotency_sealed = True
+
+    @extend_schema(
+        summary="The current secret address of your calendar feed (404 if there is none)",
+        responses={200: inline_serializer("CalendarFeedAddress", {"url": serializers.URLField()})},
+    )
+    def get(self, request):
+        # Addresses made before their secret was kept cannot be shown again.
+        token = (
+            CalendarFeedToken.objects.filter(user=request.user, revoked_at__isnull=True)
+            .exclude(secret="")  # nosec B106  (an empty value, not a password)
+            .order_by("-created_at")
+            .first()
+        )
+        if token is None:
+            raise NotFound()
+        return Response({"url": self._url(request, token.secret)}, headers=NO_STORE)
+
+    def _url(self, request, secret):
+        return request.build_absolute_uri(reverse("api-calendar-feed", args=[secret]))
 
     @extend_schema(
         summary="A new secret address of your calendar feed (earlier ones stop working)",
@@ -120,8 +145,10 @@ class CalendarAddressView(APIView):
     )
     def post(self, request):
         secret = calendar_feed_issue(by=request.user)
-        url = request.build_absolute_uri(reverse("api-calendar-feed", args=[secret]))
-        return Response({"url": url}, status=status.HTTP_201_CREATED)
+        url = self._url(request, secret)
+        return Response(
+            {"url": url}, status=status.HTTP_201_CREATED, headers={"Location": url, **NO_STORE}
+        )
 
     @extend_schema(summary="Revoke your calendar feed's address", responses={204: None})
     def delete(self, request):

@@ -25,10 +25,10 @@ from ..serializers.clinics import (
     RoomSerializer,
     SiteSerializer,
 )
-from .base import ScopedViewSet
+from .base import ScopedViewSet, SyncedListMixin
 
 
-class InstitutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class InstitutionViewSet(SyncedListMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The institutions you belong to."""
 
     queryset = Institution.objects.all()
@@ -38,7 +38,7 @@ class InstitutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     ordering = ["name", "id"]
 
 
-class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class SiteViewSet(SyncedListMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Sites of your institutions."""
 
     queryset = Site.objects.select_related("institution")
@@ -48,7 +48,7 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     ordering = ["name", "id"]
 
 
-class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class RoomViewSet(SyncedListMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Rooms of your institutions' sites."""
 
     queryset = Room.objects.select_related("site__institution")
@@ -59,7 +59,7 @@ class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
 
 
 class ParticipantViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -93,8 +93,12 @@ class ParticipantViewSet(
         # with the ids of everyone shown, one event per institution on the page. (An event per
         # participant would add 100 rows to the log per page: a third of the page's time.)
         page = super().paginate_queryset(queryset)
+        self.sync_shown(page or ())
+        return page
+
+    def sync_shown(self, rows):
         shown: dict[int, list[Participant]] = {}
-        for participant in page or ():
+        for participant in rows:
             shown.setdefault(participant.institution_id, []).append(participant)
         for participants in shown.values():
             audit_record(
@@ -103,7 +107,6 @@ class ParticipantViewSet(
                 institution=participants[0].institution,
                 details=listed_details(participants),
             )
-        return page
 
     def retrieve(self, request, *args, **kwargs):
         participant = self.get_object()
@@ -120,7 +123,10 @@ class ParticipantViewSet(
         data = dict(serializer.validated_data)
         data.pop("institution", None)
         serializer.instance = participant_update(
-            participant=serializer.instance, by=self.request.user, **data
+            participant=serializer.instance,
+            by=self.request.user,
+            precondition=self.if_match(),
+            **data,
         )
 
 

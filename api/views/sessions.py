@@ -3,8 +3,8 @@
 import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.db.models import Prefetch
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -13,6 +13,9 @@ from rest_framework.response import Response
 
 from attendance.models import AttendanceRecord
 from attendance.services import Mark, RosterLine, attendance_record_roster, roster_lines
+from clinics.locking import lock_for_change
+from clinics.models import Institution, Room
+from clinics.querysets import memberships_of
 from clinics.roles import CLINICAL_ROLES
 from sessions.filtersets import SessionFilterSet, SessionNoteFilterSet, SupportGroupFilterSet
 from sessions.models import GroupFacilitator, Session, SessionNote, SupportGroup
@@ -32,9 +35,10 @@ from sessions.services import (
     session_update,
 )
 
-from ..conditional import check_if_match, etag_for
+from ..exceptions import NoteExists
 from ..permissions import HasClinicalRole
 from ..serializers.attendance import MarkSerializer, RosterPutSerializer, RosterSerializer
+from ..serializers.common import prefetched_list
 from ..serializers.sessions import (
     AddendumSerializer,
     CancelSerializer,
@@ -47,7 +51,8 @@ from ..serializers.sessions import (
     SessionSerializer,
     session_display,
 )
-from .base import ScopedViewSet
+from ..sync import leads_group
+from .base import ScopedViewSet, SyncedListMixin
 
 FACILITATORS = Prefetch(
     "facilitator_roles", queryset=GroupFacilitator.objects.select_related("user")
@@ -70,11 +75,7 @@ def _differs(sent, stored) -> bool:
 
 SESSION_LIST_COLUMNS = [
     *(f.name for f in Session._meta.concrete_fields),
-    "institution__name",
     "group__name",
-    "room__name",
-    "room__site",
-    "room__site__name",
     "substitute_facilitator__username",
     "substitute_facilitator__first_name",
     "substitute_facilitator__last_name",
@@ -82,7 +83,7 @@ SESSION_LIST_COLUMNS = [
 
 
 class GroupViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -96,6 +97,7 @@ class GroupViewSet(
     ).prefetch_related(FACILITATORS)
     serializer_class = GroupSerializer
     filterset_class = SupportGroupFilterSet
+    sync_group_path = "pk"
     ordering_fields = ["name", "starts_on", "status", "updated_at", "id"]
     ordering = ["name", "id"]
 
@@ -108,7 +110,9 @@ class GroupViewSet(
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("institution", None)
-        group = group_update(group=serializer.instance, by=self.request.user, **data)
+        group = group_update(
+            group=serializer.instance, by=self.request.user, precondition=self.if_match(), **data
+        )
         serializer.instance = self.get_queryset().get(pk=group.pk)
 
     @extend_schema(
@@ -156,7 +160,7 @@ class GroupViewSet(
 
 
 class SessionViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -167,21 +171,45 @@ class SessionViewSet(
 
     queryset = Session.objects.select_related(
         "institution", "group", "room__site", "substitute_facilitator"
-    ).prefetch_related(Prefetch("group__facilitator_roles", queryset=FACILITATORS.queryset))
+    ).prefetch_related(
+        Prefetch(
+            "group__facilitator_roles",
+            queryset=FACILITATORS.queryset,
+            to_attr=prefetched_list("facilitator_roles"),
+        )
+    )
     serializer_class = SessionSerializer
     filterset_class = SessionFilterSet
+    sync_group_path = "group"
     ordering_fields = ["starts_at", "updated_at", "sequence", "id"]
     ordering = ["starts_at", "id"]
-    own_etag_actions = ("attendance",)
+    service_checks_if_match = ("update", "partial_update", "cancel", "not_held", "attendance")
 
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "list":
             # Of the related rows only what the labels show ("my sessions this week" on a large
             # database read whole groups, rooms, sites and users for a handful of names).
-            queryset = queryset.only(*SESSION_LIST_COLUMNS).prefetch_related(None)
-            queryset = queryset.prefetch_related(
-                Prefetch("group__facilitator_roles", queryset=FACILITATOR_LABELS)
+            # A page's sessions share one or two institutions and a few rooms: those come once
+            # each by prefetch (a model instance per row for the same institution cost more
+            # than the two small queries, docs/benchmarks.md).
+            queryset = (
+                queryset.select_related(None)
+                .select_related("group", "substitute_facilitator")
+                .only(*SESSION_LIST_COLUMNS)
+                .prefetch_related(None)
+                .prefetch_related(
+                    Prefetch("institution", queryset=Institution.objects.only("name")),
+                    Prefetch(
+                        "room",
+                        queryset=Room.objects.select_related("site").only("name", "site__name"),
+                    ),
+                    Prefetch(
+                        "group__facilitator_roles",
+                        queryset=FACILITATOR_LABELS,
+                        to_attr=prefetched_list("facilitator_roles"),
+                    ),
+                )
             )
         if self.action == "attendance":
             # A roster shows no facilitators or rooms: skip what the session list needs.
@@ -219,11 +247,21 @@ class SessionViewSet(
         moves = changed("starts_at", "ends_at", "online_link", "room")
         if "room" in moves:
             moves["room"] = moves["room"] or ""
-        if moves:
-            session = session_reschedule(session=session, by=self.request.user, **moves)
         changes = changed("theme", "substitute_facilitator")
+        # The If-Match is checked by the first service under its lock, which lasts (one
+        # transaction) through the second; a request that changes nothing still checks it.
+        precondition = self.if_match()
+        if not moves and not changes:
+            lock_for_change(session, precondition)
+        if moves:
+            session = session_reschedule(
+                session=session, by=self.request.user, precondition=precondition, **moves
+            )
+            precondition = None
         if changes:
-            session = session_update(session=session, by=self.request.user, **changes)
+            session = session_update(
+                session=session, by=self.request.user, precondition=precondition, **changes
+            )
         serializer.instance = self.get_queryset().get(pk=session.pk)
 
     @extend_schema(summary="Cancel a session, with a reason", request=CancelSerializer)
@@ -231,7 +269,7 @@ class SessionViewSet(
     def cancel(self, request, pk=None):
         session = self.get_object()
         data = self._input(CancelSerializer, request)
-        session_cancel(session=session, by=request.user, **data)
+        session_cancel(session=session, by=request.user, precondition=self.if_match(), **data)
         return self.respond_with(self.get_queryset().get(pk=session.pk))
 
     @extend_schema(
@@ -241,7 +279,9 @@ class SessionViewSet(
     def not_held(self, request, pk=None):
         session = self.get_object()
         data = self._input(ReasonSerializer, request)
-        session_mark_not_held(session=session, by=request.user, **data)
+        session_mark_not_held(
+            session=session, by=request.user, precondition=self.if_match(), **data
+        )
         return self.respond_with(self.get_queryset().get(pk=session.pk))
 
     @extend_schema(
@@ -266,8 +306,6 @@ class SessionViewSet(
         session = self.get_object()
         if request.method != "PUT":
             return Response(self._roster(session, roster_lines(session)))
-        if request.headers.get("If-Match"):
-            check_if_match(request, etag_for(self._roster(session, roster_lines(session))))
         marks = self._marks(request)
         try:
             # The answer is built from what the write read and wrote, not read again.
@@ -276,6 +314,10 @@ class SessionViewSet(
                 marks=marks,
                 by=request.user,
                 source=AttendanceRecord.Source.MOBILE,
+                # The roster's ETag, compared under the session's lock (every mark is).
+                precondition=self.if_match(
+                    lambda locked: self._roster(locked, roster_lines(locked))
+                ),
             )
         except DjangoValidationError as exc:
             if hasattr(exc, "error_dict") and all(k.isdigit() for k in exc.error_dict):
@@ -343,7 +385,7 @@ class SessionViewSet(
 
 
 class SessionNoteViewSet(
-    mixins.ListModelMixin,
+    SyncedListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -360,20 +402,50 @@ class SessionNoteViewSet(
     visible_to = CLINICAL_ROLES
     ordering_fields = ["created_at", "updated_at", "id"]
     ordering = ["-created_at", "id"]
+    sync_group_path = "session__group"
+    service_checks_if_match = ("update", "partial_update", "sign")
 
     def scope(self, queryset, roles):
         return queryset.readable_by(self.request.user)
 
+    def sync_universe(self, institutions, groups):
+        # Only the notes of groups she leads or substitutes in (or whose view of them changed):
+        # the ids of other groups' notes are not hers to learn, even as removals.
+        user = self.request.user
+        return (
+            super()
+            .sync_universe(institutions, groups)
+            .filter(
+                leads_group(user, "session__group_id")
+                | Q(session__substitute_facilitator=user)
+                | Q(session__group__in=groups)
+                | ~Q(session__institution__in=memberships_of(user))
+            )
+        )
+
     def perform_create(self, serializer):
         data = serializer.validated_data
-        note = note_write(
-            session=data["session"],
-            by=self.request.user,
-            text=data.get("text", ""),
-            kind=data.get("kind", SessionNote.Kind.GROUP),
-            participant=data.get("participant"),
-            theme=data.get("theme", ""),
-        )
+
+        def refuse_existing(note):
+            # A POST never overwrites: an edit is a PATCH of that note with its If-Match.
+            raise NoteExists(note.pk)
+
+        try:
+            note = note_write(
+                session=data["session"],
+                by=self.request.user,
+                text=data.get("text", ""),
+                kind=data.get("kind", SessionNote.Kind.GROUP),
+                participant=data.get("participant"),
+                theme=data.get("theme", ""),
+                precondition=refuse_existing,
+            )
+        except IntegrityError:
+            # Created by a concurrent POST between our look and our insert.
+            existing = SessionNote.objects.filter(
+                session=data["session"], kind=data.get("kind", SessionNote.Kind.GROUP)
+            ).first()
+            raise NoteExists(existing.pk if existing else None) from None
         serializer.instance = self.get_queryset().get(pk=note.pk)
 
     def perform_update(self, serializer):
@@ -388,6 +460,7 @@ class SessionNoteViewSet(
             kind=note.kind,
             participant=note.participant,
             theme=data.get("theme", note.theme),
+            precondition=self.if_match(),
         )
         serializer.instance = self.get_queryset().get(pk=note.pk)
 
@@ -395,7 +468,7 @@ class SessionNoteViewSet(
     @action(detail=True, methods=["post"])
     def sign(self, request, pk=None):
         note = self.get_object()
-        note_sign(note=note, by=request.user)
+        note_sign(note=note, by=request.user, precondition=self.if_match())
         return self.respond_with(self.get_queryset().get(pk=note.pk))
 
     @extend_schema(

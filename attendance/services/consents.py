@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import Precondition, lock_for_change
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, require_role
 from clinics.services import participant_clear_identity
@@ -107,7 +108,9 @@ def consent_grant(
 
 
 @transaction.atomic
-def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
+def consent_withdraw(
+    *, consent: Consent, by, reason: str = "", precondition: Precondition = None
+) -> Consent:
     """Withdraw a consent: effective at once, recorded with who, when and why, history kept.
 
     Without a health-data consent left, the person's identity beyond their alias (name,
@@ -115,7 +118,7 @@ def consent_withdraw(*, consent: Consent, by, reason: str = "") -> Consent:
     memberships) stays, under their code and alias.
     """
     require_role(by, consent.institution_id, CLINICAL_ROLES, _("record consents"))
-    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    consent = lock_for_change(consent, precondition)
     if consent.withdrawn_at is not None:
         raise ValidationError(_("This consent was already withdrawn."))
     if consent.status == Consent.Status.EXPIRED or not consent.is_active_at():

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import Precondition, lock_for_change
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, Role, require_role, role_of
 from sessions.models import Session, SupportGroup
@@ -211,10 +212,12 @@ def enrollment_refer(
 
 
 @transaction.atomic
-def enrollment_waitlist(*, enrollment: Enrollment, by) -> Enrollment:
+def enrollment_waitlist(
+    *, enrollment: Enrollment, by, precondition: Precondition = None
+) -> Enrollment:
     """Put a referred participant on the group's waiting list (first come, first served)."""
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = lock_for_change(enrollment, precondition)
     if enrollment.status != Status.REFERRED:
         raise ValidationError(_("Only a referred participant can be put on the waiting list."))
     enrollment.status = Status.WAITLISTED
@@ -226,7 +229,12 @@ def enrollment_waitlist(*, enrollment: Enrollment, by) -> Enrollment:
 
 @transaction.atomic
 def enrollment_admit(
-    *, enrollment: Enrollment, by, on: datetime.date | None = None, override: bool = False
+    *,
+    enrollment: Enrollment,
+    by,
+    on: datetime.date | None = None,
+    override: bool = False,
+    precondition: Precondition = None,
 ) -> Enrollment:
     """Make a referred or waitlisted participant an active member from `on` (today).
 
@@ -235,7 +243,7 @@ def enrollment_admit(
     """
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
     group = _lock_group(enrollment.group)
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = lock_for_change(enrollment, precondition)
     on = on or group.institution.local_now().date()
     if enrollment.status not in (Status.REFERRED, Status.WAITLISTED):
         raise ValidationError(_("Only a referred or waitlisted participant can be admitted."))
@@ -342,11 +350,18 @@ def enrollment_walk_in(
 
 
 def _end(
-    enrollment: Enrollment, *, by, status: str, reason: str, on: datetime.date | None, action: str
+    enrollment: Enrollment,
+    *,
+    by,
+    status: str,
+    reason: str,
+    on: datetime.date | None,
+    action: str,
+    precondition: Precondition = None,
 ) -> Enrollment:
     """End a membership (withdrawn or completed) from `on`; see `_leave_date` for the roster."""
     require_role(by, enrollment.institution_id, CLINICAL_ROLES, _("manage enrollments"))
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = lock_for_change(enrollment, precondition)
     if enrollment.status not in Enrollment.OPEN_STATUSES:
         raise ValidationError(_("This enrollment has already ended."))
     if status == Status.COMPLETED and enrollment.status != Status.ACTIVE:
@@ -363,7 +378,12 @@ def _end(
 
 @transaction.atomic
 def enrollment_withdraw(
-    *, enrollment: Enrollment, by, reason: str, on: datetime.date | None = None
+    *,
+    enrollment: Enrollment,
+    by,
+    reason: str,
+    on: datetime.date | None = None,
+    precondition: Precondition = None,
 ) -> Enrollment:
     """End a membership (or referral) early; rosters of sessions from `on` no longer list them."""
     if not (reason or "").strip():
@@ -375,12 +395,18 @@ def enrollment_withdraw(
         reason=reason,
         on=on,
         action="enrollment.withdrawn",
+        precondition=precondition,
     )
 
 
 @transaction.atomic
 def enrollment_complete(
-    *, enrollment: Enrollment, by, on: datetime.date | None = None, reason: str = ""
+    *,
+    enrollment: Enrollment,
+    by,
+    on: datetime.date | None = None,
+    reason: str = "",
+    precondition: Precondition = None,
 ) -> Enrollment:
     """Record that a member completed the group."""
     return _end(
@@ -390,4 +416,5 @@ def enrollment_complete(
         reason=reason,
         on=on,
         action="enrollment.completed",
+        precondition=precondition,
     )

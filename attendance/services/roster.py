@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_event, audit_record_many
+from clinics.locking import Precondition
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, require_role
 from sessions.models import Session
@@ -162,7 +163,12 @@ class _Taken:
 
 @transaction.atomic
 def attendance_record(
-    *, session: Session, marks: list[Mark], by, source: str = AttendanceRecord.Source.WEB
+    *,
+    session: Session,
+    marks: list[Mark],
+    by,
+    source: str = AttendanceRecord.Source.WEB,
+    precondition: Precondition = None,
 ) -> list[AttendanceRecord]:
     """Record or correct the attendance of one session, all marks or none.
 
@@ -170,21 +176,28 @@ def attendance_record(
     marked. Corrections keep the earlier version. Two unexplained absences in a row raise a
     follow-up task for the group's facilitators.
     """
-    return _take_attendance(session, marks, by, source).marked
+    return _take_attendance(session, marks, by, source, precondition).marked
 
 
 @transaction.atomic
 def attendance_record_roster(
-    *, session: Session, marks: list[Mark], by, source: str = AttendanceRecord.Source.WEB
+    *,
+    session: Session,
+    marks: list[Mark],
+    by,
+    source: str = AttendanceRecord.Source.WEB,
+    precondition: Precondition = None,
 ) -> tuple[Session, list[RosterLine]]:
     """Record the marks as `attendance_record` does, and answer with the session as it now
     stands and its roster lines, built from the rows the write read and wrote: reading them
     again would cost a query per table for nothing."""
-    taken = _take_attendance(session, marks, by, source)
+    taken = _take_attendance(session, marks, by, source, precondition)
     return taken.session, roster_lines(taken.session, roster=taken.roster, records=taken.records)
 
 
-def _take_attendance(session: Session, marks: list[Mark], by, source: str) -> _Taken:
+def _take_attendance(
+    session: Session, marks: list[Mark], by, source: str, precondition: Precondition = None
+) -> _Taken:
     """The rules of `attendance_record`, writing in bulk: a constant handful of queries
     whatever the number of people."""
     require_role(by, session.institution_id, CLINICAL_ROLES, _("record attendance"))
@@ -195,6 +208,10 @@ def _take_attendance(session: Session, marks: list[Mark], by, source: str) -> _T
         .select_related("group", "institution")
         .get(pk=session.pk)
     )
+    if precondition is not None:
+        # Every mark of a session is written under this lock: the roster (or one record) the
+        # caller read is checked where no other write can race it.
+        precondition(session)
     now = timezone.now()
     _check_session_open_for_attendance(session, now)
     if source not in AttendanceRecord.Source.values:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import Precondition, lock_for_change
 from clinics.roles import CLINICAL_ROLES, require_role
 
 from ..models import (
@@ -43,6 +44,7 @@ def note_write(
     kind: str = SessionNote.Kind.GROUP,
     participant=None,
     theme: str = "",
+    precondition: Precondition = None,
 ) -> SessionNote:
     """Write or edit the group note, a participant's note or one's private note for a session.
 
@@ -68,6 +70,8 @@ def note_write(
     if kind == SessionNote.Kind.PRIVATE:
         lookup["author"] = by
     note = SessionNote.objects.select_for_update().filter(**lookup).first()
+    if note is not None and precondition is not None:
+        precondition(note)  # the API's If-Match, or its refusal to overwrite (POST → 409)
     if note is None:
         note = SessionNote.objects.create(
             session=session,
@@ -97,10 +101,10 @@ def note_write(
 
 
 @transaction.atomic
-def note_sign(*, note: SessionNote, by) -> SessionNote:
+def note_sign(*, note: SessionNote, by, precondition: Precondition = None) -> SessionNote:
     """Sign a note, which locks it."""
     _require_note_access(note, by)
-    note = SessionNote.objects.select_for_update().get(pk=note.pk)
+    note = lock_for_change(note, precondition)
     if note.is_signed:
         raise ValidationError(_("This note is already signed."))
     note.signed_at = timezone.now()

@@ -326,10 +326,12 @@ def session_cancel(
 
 
 @transaction.atomic
-def session_mark_not_held(*, session: Session, by, reason: str = "") -> Session:
+def session_mark_not_held(
+    *, session: Session, by, reason: str = "", precondition: Precondition = None
+) -> Session:
     """Record that a session that began did not take place because the quorum was not reached."""
     require_role(by, session.institution_id, PLANNING_ROLES, _("change sessions"))
-    session = Session.objects.select_for_update().get(pk=session.pk)
+    session = lock_for_change(session, precondition)
     if session.status not in (Session.Status.SCHEDULED, Session.Status.HELD):
         raise ValidationError(_("Only a scheduled or held session can be marked as not held."))
     if not session.has_begun():

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST
 
 from attendance.models import Enrollment, FollowUpTask
 from attendance.services import follow_up_resolve
+from clinics.roles import CLINICAL_ROLES
+from sessions.querysets import groups_led_by
 
 from ..access import (
     can_work_with_people,
     error_text,
-    groups_for,
     home_institution,
     sessions_for,
     staff_view,
@@ -25,10 +26,15 @@ from ..forms import FollowUpForm
 
 
 def _my_sessions(user):
-    """The sessions I lead; a user who leads no group (reception) sees the institution's."""
+    """The sessions I lead and the ids of their groups; a user who leads none (reception)
+    sees the institution's sessions, and None for the groups: all of them."""
     sessions = sessions_for(user)
-    mine = sessions.facilitated_by(user)
-    return mine if mine.exists() else sessions
+    led = groups_led_by(user)
+    mine = sessions.facilitated_by(user, groups=led)
+    if not mine.exists():
+        return sessions, None
+    substituted = mine.filter(substitute_facilitator=user).values_list("group_id", flat=True)
+    return mine, sorted(set(led) | set(substituted))
 
 
 @staff_view
@@ -42,22 +48,26 @@ def today(request):
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     end_of_day = start_of_day + datetime.timedelta(days=1)
     end_of_week = start_of_day + datetime.timedelta(days=7 - start_of_day.weekday())
-    sessions = _my_sessions(user).select_related("group", "room")
+    sessions, my_group_ids = _my_sessions(user)
+    sessions = sessions.select_related("group", "room")
     today_sessions = sessions.filter(starts_at__gte=start_of_day, starts_at__lt=end_of_day)
     week_sessions = sessions.filter(starts_at__gte=end_of_day, starts_at__lt=end_of_week)
-    my_groups = groups_for(user).filter(
-        Q(facilitator_roles__user=user) | Q(pk__in=sessions.values("group_id"))
-    )
+    # My groups as literal ids (or, for reception, every group of the institution): the open
+    # follow-ups are then read from the institution's own tasks, not by joining every
+    # institution's enrollments (docs/benchmarks.md).
+    mine = Q() if my_group_ids is None else Q(group_id__in=my_group_ids)
     follow_ups = (
-        FollowUpTask.objects.for_user(user)
+        FollowUpTask.objects.for_user(user, roles=CLINICAL_ROLES)
         .filter(status=FollowUpTask.Status.OPEN)
-        .filter(Q(assigned_to=user) | Q(enrollment__group__in=my_groups))
         .select_related("enrollment__participant", "enrollment__group", "trigger_session")
-        .distinct()
     )
+    if my_group_ids is not None:
+        follow_ups = follow_ups.filter(
+            Q(assigned_to=user) | Q(enrollment__group_id__in=my_group_ids)
+        )
     waiting = (
-        Enrollment.objects.for_user(user)
-        .filter(status=Enrollment.Status.WAITLISTED, group__in=my_groups)
+        Enrollment.objects.for_user(user, roles=CLINICAL_ROLES)
+        .filter(mine, status=Enrollment.Status.WAITLISTED)
         .select_related("participant", "group")
         .order_by("group__name", "waitlisted_at", "id")
     )

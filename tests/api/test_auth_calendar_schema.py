@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from api.models import CalendarFeedToken
 from api.services import api_tokens_purge_expired
+from tests.api.errors import field_errors
 
 
 def _login(client, username="anna", password="demo-password"):
@@ -38,8 +39,8 @@ def test_anna_signs_in_uses_the_token_and_signs_out(anna, world_a):
 def test_a_wrong_password_is_a_400_with_a_message(anna):
     response = _login(APIClient(HTTP_ACCEPT_LANGUAGE="en"), password="wrong")
     assert response.status_code == 400
-    assert "Unable to sign in" in response.json()["non_field_errors"][0]
-    assert _login(APIClient(HTTP_ACCEPT_LANGUAGE="en"), username="").json()["username"]
+    assert "Unable to sign in" in field_errors(response)["non_field_errors"][0]
+    assert field_errors(_login(APIClient(HTTP_ACCEPT_LANGUAGE="en"), username=""))["username"]
 
 
 def test_an_expired_token_is_refused(anna):

@@ -7,6 +7,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.api.errors import field_errors
 from tests.factories import SessionFactory
 
 HUGE = 99999999999999999999999
@@ -321,7 +322,9 @@ def test_a_signed_note_takes_addenda_but_an_unsigned_one_refuses(api, anna, worl
     assert added.status_code == 201
     assert added.json()["addenda"][0]["text"] == "x"
     again = client.post(f"/api/v1/notes/{world_a.note.pk}/sign/")
-    assert again.status_code == 400 and "already signed" in again.json()["non_field_errors"][0]
+    assert (
+        again.status_code == 400 and "already signed" in field_errors(again)["non_field_errors"][0]
+    )
 
 
 @pytest.mark.parametrize("header", ["text/plain", "application/x-www-form-urlencoded"])

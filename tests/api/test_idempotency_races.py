@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from api.models import IdempotencyKey
 from clinics.models import Participant
+from tests.api.errors import field_errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,4 +66,4 @@ def test_an_overlong_idempotency_key_is_refused(api, anna, institution_a):
         HTTP_IDEMPOTENCY_KEY="k" * 256,
     )
     assert response.status_code == 400
-    assert "Idempotency-Key" in response.json()
+    assert "Idempotency-Key" in field_errors(response)

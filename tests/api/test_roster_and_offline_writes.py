@@ -8,6 +8,7 @@ from django.utils import timezone
 from api.models import IdempotencyKey
 from attendance.models import AttendanceRecord, AttendanceRevision
 from audit.models import AuditEvent
+from tests.api.errors import field_errors, under
 from tests.factories import SessionFactory
 
 
@@ -60,7 +61,7 @@ def test_a_put_with_one_refused_mark_writes_nothing_and_names_the_person(api, an
         format="json",
     )
     assert response.status_code == 400
-    errors = response.json()["marks"]
+    errors = under(response, "marks")
     assert list(errors) == [str(world_a.outsider.pk)]
     assert "not on the roster" in errors[str(world_a.outsider.pk)][0]
     assert AttendanceRecord.objects.count() == before
@@ -79,10 +80,10 @@ def test_bad_marks_are_refused_per_person(api, anna, world_a):
         format="json",
     )
     assert response.status_code == 400
-    errors = response.json()["marks"]
-    assert "status" in errors[str(world_a.first.pk)]
-    assert "arrived_at" in errors[str(world_a.second.pk)]
-    assert "participant" in errors["#2"]
+    errors = under(response, "marks")
+    assert f"{world_a.first.pk}.status" in errors
+    assert f"{world_a.second.pk}.arrived_at" in errors
+    assert "#2.participant" in errors
 
 
 def test_an_absence_with_an_arrival_time_is_refused_by_the_service(api, anna, world_a):
@@ -96,7 +97,7 @@ def test_an_absence_with_an_arrival_time_is_refused_by_the_service(api, anna, wo
         format="json",
     )
     assert response.status_code == 400
-    assert "absence" in response.json()["marks"][str(world_a.second.pk)][0]
+    assert "absence" in under(response, "marks")[str(world_a.second.pk)][0]
 
 
 def test_attendance_of_a_session_that_has_not_begun_is_refused(api, anna, world_a):
@@ -106,7 +107,7 @@ def test_attendance_of_a_session_that_has_not_begun_is_refused(api, anna, world_
         format="json",
     )
     assert response.status_code == 400
-    assert "begins" in response.json()["non_field_errors"][0]
+    assert "begins" in field_errors(response)["non_field_errors"][0]
 
 
 def test_a_stale_if_match_gets_412_and_writes_nothing(api, anna, marek, world_a):
@@ -288,4 +289,4 @@ def test_a_put_of_a_session_that_began_may_change_its_theme_but_not_move_it(api,
     assert response.json()["theme"] == "Anger"
     moved = client.patch(url, {"starts_at": "2030-01-01T10:00:00Z"}, format="json")
     assert moved.status_code == 400
-    assert "begun" in moved.json()["non_field_errors"][0]
+    assert "begun" in field_errors(moved)["non_field_errors"][0]

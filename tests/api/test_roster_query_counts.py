@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from attendance.models import AttendanceRecord, AttendanceRevision, FollowUpTask
 from audit.models import AuditEvent
 from sessions.models import Session
+from tests.api.errors import under
 from tests.factories import (
     AttendanceFactory,
     EnrollmentFactory,
@@ -188,7 +189,7 @@ def test_a_refused_put_writes_nothing(anna, institution_a):
     response = client.put(_url(session), body, format="json")
 
     assert response.status_code == 400
-    assert list(response.json()["marks"]) == [str(people[1].pk)]
+    assert list(under(response, "marks")) == [str(people[1].pk)]
     assert written() == before
 
 

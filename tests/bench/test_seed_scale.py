@@ -8,10 +8,12 @@ from collections import Counter, defaultdict
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from attendance.models import AttendanceRecord, Consent, Enrollment, FollowUpTask
 from attendance.services import session_roster
+from audit.models import AuditEvent
+from clinics.fields import decrypt_str
 from clinics.models import Institution, Participant, StaffMembership
 from sessions.models import GroupFacilitator, RecurrenceRule, Session, SupportGroup
 
@@ -126,6 +128,43 @@ def test_participation_consent_comes_before_every_referral(network):
         assert participant.consents.filter(purpose="contact").exists()
 
 
+def test_legal_names_are_stored_encrypted_and_only_with_the_health_data_consent(network):
+    named = Participant.objects.exclude(legal_name="")
+    assert named.exists()
+    for participant in Participant.objects.all():
+        has_consent = participant.consents.filter(purpose="health_data").exists()
+        assert bool(participant.legal_name) == has_consent
+    participant = named.first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT legal_name FROM clinics_participant WHERE id = %s", [participant.pk])
+        (stored,) = cursor.fetchone()
+    assert participant.legal_name.split()[0] in participant.alias
+    assert participant.legal_name not in stored
+    assert decrypt_str(stored) == participant.legal_name
+
+
+def test_the_last_year_of_marks_has_one_audit_event_each_as_the_roster_service_writes(network):
+    now = datetime.datetime.fromisoformat(NOW)
+    marks = AttendanceRecord.objects.filter(recorded_at__gte=now - datetime.timedelta(days=365))
+    events = AuditEvent.objects.filter(action="attendance.recorded")
+    assert events.count() == marks.count() > 0
+    for record in marks.select_related("recorded_by")[:50]:
+        event = events.get(object_type="attendance.attendancerecord", object_id=str(record.pk))
+        assert event.institution_id == record.institution_id
+        assert event.actor_id == record.recorded_by_id
+        assert event.actor_username == record.recorded_by.username
+        assert event.created_at == record.recorded_at
+        assert event.details == {"status": record.status}
+
+
+def test_a_factor_multiplies_the_network_and_keeps_the_weeks(db):
+    seed(seed=7, factor=2)
+    assert Institution.objects.count() == 6
+    assert SupportGroup.objects.count() == 24
+    assert Participant.objects.count() == 180
+    assert Session.objects.dates("starts_at", "week").count() <= 8
+
+
 def test_no_room_and_no_facilitator_is_booked_twice_at_once(network):
     sessions = list(Session.objects.not_cancelled())
     leads = defaultdict(set)
@@ -191,3 +230,5 @@ def test_seed_scale_refuses_a_database_that_already_holds_scale_data(network):
 def test_seed_scale_refuses_a_scale_that_is_not_positive(db):
     with pytest.raises(CommandError, match="--scale must be positive"):
         seed(scale=0)
+    with pytest.raises(CommandError, match="--factor must be a whole number"):
+        seed(factor=0)

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from attendance.models import Consent
 from audit.models import AuditEvent
 from reports.models import ReportRun
+from tests.api.errors import under
 from tests.factories import ConsentFactory
 
 from .conftest import PERIOD
@@ -80,7 +81,7 @@ def test_karim_cannot_ask_for_a_report_on_another_institutions_group(world, kari
         format="json",
     )
     assert response.status_code == 400
-    assert response.json()["parameters"]["group"] == ["No such group."]
+    assert under(response, "parameters")["group"] == ["No such group."]
 
 
 def test_a_certificate_without_consent_is_a_400_with_the_reason(world, ewa):
@@ -101,7 +102,7 @@ def test_a_certificate_without_consent_is_a_400_with_the_reason(world, ewa):
         format="json",
     )
     assert response.status_code == 400
-    message = response.json()["parameters"]["recipient"][0]
+    message = under(response, "parameters")["recipient"][0]
     assert "no active consent to disclose their attendance to “Employer”" in message
     assert not ReportRun.objects.exists()
 
@@ -116,7 +117,7 @@ def test_bad_parameters_get_field_by_field_messages(world, ewa):
         format="json",
     )
     assert response.status_code == 400
-    errors = response.json()["parameters"]
+    errors = under(response, "parameters")
     assert errors["start"] == ["Enter a date as YYYY-MM-DD."]
     assert errors["end"] == ["This parameter is required."]
     assert "colour" in errors["unknown"][0]

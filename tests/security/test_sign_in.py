@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from security.services import two_factor_disable
+from tests.api.errors import field_errors
 
 PASSWORD = "demo-password"  # tests/factories.py
 
@@ -77,7 +78,8 @@ def test_the_api_token_login_is_locked_too(anna):
     api.post(url, {"username": "anna", "password": "wrong"}, format="json")
     response = api.post(url, {"username": "anna", "password": PASSWORD}, format="json")
     assert response.status_code == 429
-    assert response.json() == {
+    assert response.json()["code"] == "throttled"
+    assert {"detail": response.json()["detail"]} == {
         "detail": "Too many failed sign-ins with this username. Try again in 15 minutes, or ask "
         "your institution's admin."
     }
@@ -188,7 +190,8 @@ def test_the_admin_and_session_api_calls_wait_for_the_code(client, django_user_m
     assert response["Location"].startswith(reverse("security:two_factor_verify"))
     response = client.get("/api/v1/participants/")
     assert response.status_code == 403
-    assert response.json() == {"detail": "Two-factor verification required."}
+    assert response.json()["detail"] == "Two-factor verification required."
+    assert response.json()["code"] == "permission_denied"
     response = client.get("/fhir/r4/Patient")
     assert response.status_code == 403
     assert response.json()["issue"][0]["code"] == "login"
@@ -255,7 +258,9 @@ def test_a_device_of_a_user_with_codes_gets_a_token_only_with_the_current_code(a
     device = confirmed_device(anna)
     refused = token_login("anna")
     assert refused.status_code == 400
-    assert refused.json()["otp_token"] == ["Give the current code from your authenticator app."]
+    assert field_errors(refused)["otp_token"] == [
+        "Give the current code from your authenticator app."
+    ]
     granted = token_login("anna", otp_token=code(device))
     assert granted.status_code == 200 and granted.json()["token"]
     assert token_login("anna", otp_token="000000").status_code == 400
@@ -264,7 +269,7 @@ def test_a_device_of_a_user_with_codes_gets_a_token_only_with_the_current_code(a
 def test_an_admin_who_must_use_codes_sets_them_up_before_any_token(ewa, strict_a):
     refused = token_login("ewa", otp_token="123456")
     assert refused.status_code == 400
-    assert "set it up in the web app first" in refused.json()["otp_token"][0]
+    assert "set it up in the web app first" in field_errors(refused)["otp_token"][0]
 
 
 def test_staff_without_codes_get_a_token_with_the_password(marek):
