@@ -48,7 +48,7 @@ class APIErrorsMiddleware:
             return self.get_response(request)
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.API_MAX_BODY_BYTES
-        if request.path.startswith(f"{API_PREFIX}imports/") and request.method == "POST":
+        if request.path.startswith(f"{API_PREFIX}v1/imports/") and request.method == "POST":
             # A spreadsheet upload: its own limit (imports.services), plus the multipart frame.
             limit = max(limit, settings.IMPORT_MAX_BYTES + 64 * 1024)
         if length.isdigit() and int(length) > limit:
