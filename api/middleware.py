@@ -47,7 +47,11 @@ class APIErrorsMiddleware:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.API_MAX_BODY_BYTES:
+        limit = settings.API_MAX_BODY_BYTES
+        if request.path.startswith(f"{API_PREFIX}v1/imports/") and request.method == "POST":
+            # A spreadsheet upload: its own limit (imports.services), plus the multipart frame.
+            limit = max(limit, settings.IMPORT_MAX_BYTES + 64 * 1024)
+        if length.isdigit() and int(length) > limit:
             return _error(413, request)
         response = self.get_response(request)
         if not response.has_header("Cache-Control") and not request.path.startswith(PUBLIC):

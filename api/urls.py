@@ -16,6 +16,7 @@ from .views.clinics import (
     SiteViewSet,
 )
 from .views.consent_texts import ConsentTextViewSet
+from .views.imports import ImportJobViewSet
 from .views.privacy import ParticipantEraseView, ParticipantExportView
 from .views.reports import ReportRunViewSet
 from .views.sessions import GroupViewSet, SessionNoteViewSet, SessionViewSet
@@ -35,6 +36,7 @@ router.register("consent-texts", ConsentTextViewSet, basename="consenttext")
 router.register("attendance", AttendanceRecordViewSet, basename="attendance")
 router.register("reports", ReportRunViewSet, basename="reportrun")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
+router.register("imports", ImportJobViewSet, basename="importjob")
 # --- end of resources -------------------------------------------------------------------------
 
 urlpatterns = [

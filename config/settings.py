@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "attendance",
     "notifications",
     "reports",
+    "imports",
     "api",
     "sync",
     "fhir.apps.FhirConfig",  # the read-only FHIR R4 facade (/fhir/r4/)
@@ -147,7 +148,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Language and time ----------------------------------------------------------------------
 LANGUAGE_CODE = "pl"
 LANGUAGES = [("pl", _("Polish")), ("en", _("English")), ("ar", _("Arabic"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's catalogue first; the imports app keeps its own strings beside its code.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "imports" / "locale"]
 TIME_ZONE = "Europe/Warsaw"
 USE_I18N = True
 USE_TZ = True
@@ -234,6 +236,14 @@ REPORTS_PUBLIC_URL = env_str("REPORTS_PUBLIC_URL")
 # 0, the default, ignores X-Forwarded-For altogether. AXES_PROXY_COUNT is its former name.
 PROXY_COUNT = env_int("PROXY_COUNT", env_int("AXES_PROXY_COUNT", 0))
 
+# --- Imports (imports/) ----------------------------------------------------------------------
+# An upload larger than this is refused (bytes); files above the row threshold are checked
+# through the services and written by a Celery worker, with a time limit of their own.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+IMPORT_BACKGROUND_ROWS = env_int("IMPORT_BACKGROUND_ROWS", 500)
+IMPORT_MAX_PROBLEMS = env_int("IMPORT_MAX_PROBLEMS", 1000)
+IMPORT_TASK_TIME_LIMIT = env_int("IMPORT_TASK_TIME_LIMIT", 2 * 3600)
+
 # --- FHIR R4 facade (fhir/, docs/fhir.md) -----------------------------------------------------
 # The URI namespace of Krąg's own identifier systems, code systems and the attendance-mark
 # extension. example.org is reserved for documentation: a deployment that publishes its
@@ -299,6 +309,8 @@ SPECTACULAR_SETTINGS = {
         "EnrollmentStatusEnum": "attendance.models.Enrollment.Status",
         "ConsentStatusEnum": "attendance.models.Consent.Status",
         "AttendanceStatusEnum": "attendance.models.AttendanceRecord.Status",
+        "ImportKindEnum": "imports.models.ImportJob.Kind",
+        "ImportStatusEnum": "imports.models.ImportJob.Status",
     },
 }
 

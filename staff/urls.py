@@ -1,6 +1,6 @@
 """The staff web UI, served at the site root."""
 
-from django.urls import path
+from django.urls import include, path
 
 from .views import (
     auth,
@@ -96,6 +96,7 @@ urlpatterns = [
     path("search/groups/", search.groups_json, name="search_groups"),
     path("search/sessions/", search.sessions_json, name="search_sessions"),
     path("search/staff/", search.staff_json, name="search_staff"),
+    path("", include("staff.views.imports")),  # spreadsheets: import and export (imports/…)
     path("reports/", reports.report_list, name="reports"),
     path("reports/<int:pk>/", reports.report_detail, name="report"),
     path("reports/<int:pk>/download/", reports.report_file, name="report_file"),

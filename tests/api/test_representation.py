@@ -10,6 +10,7 @@ from rest_framework.test import APIRequestFactory
 
 from api.serializers import attendance, audit, clinics, reports, sessions  # noqa: F401
 from api.serializers.common import ModelSerializer
+from imports.models import ImportJob
 from reports.models import ReportRun
 from sessions.models import NoteAddendum, SessionNote
 
@@ -37,6 +38,20 @@ def demo_ewa(db):
         requested_by=ewa,
         parameters={"date_from": "2026-07-01", "date_to": "2026-09-30"},
         started_at=timezone.now(),
+    )
+    ImportJob.objects.create(
+        institution=ewa.memberships.get().institution,
+        kind=ImportJob.Kind.PARTICIPANTS,
+        status=ImportJob.Status.INVALID,
+        filename="lista.csv",
+        format="csv",
+        sha256="0" * 64,
+        size=120,
+        rows=2,
+        problems=[{"row": 2, "column": "alias", "code": "required", "message": "…"}],
+        problem_count=1,
+        created_by=ewa,
+        finished_at=timezone.now(),
     )
     return ewa
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from attendance.models import FollowUpTask
+from imports.models import ImportJob
 from reports.models import ReportRun
 
 MISSING = 987654
@@ -18,6 +19,7 @@ PK_BY_PREFIX = {
     "reports": "report",
     "follow-ups": "follow_up",
     "notes": "note",
+    "imports": "import_job",
 }
 OTHER_PARAMETERS = {"enrollment": "enrollment", "consent": "consent"}
 VERBS = {"verb": "admit"}
@@ -61,6 +63,17 @@ def objects_a(world_a, ewa, anna):
         language="en",
         parameters={"group": world_a.group.pk},
         requested_by=ewa,
+    )
+    world_a.import_job = ImportJob.objects.create(
+        institution=world_a.institution,
+        kind=ImportJob.Kind.PARTICIPANTS,
+        status=ImportJob.Status.PREVIEW,
+        filename="list.csv",
+        format="csv",
+        sha256="0" * 64,
+        size=1,
+        rows=1,
+        created_by=ewa,
     )
     return world_a
 

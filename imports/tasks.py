@@ -1,0 +1,38 @@
+"""Celery tasks of the imports app. They take ids and call services; no rules live here."""
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext as _
+
+from .services import import_fail, import_run
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True,
+    max_retries=3,
+    name="imports.tasks.apply_import",
+    # A 50,000-row file takes minutes, not the global limit's seconds.
+    soft_time_limit=settings.IMPORT_TASK_TIME_LIMIT,
+    time_limit=settings.IMPORT_TASK_TIME_LIMIT + 60,
+)
+def apply_import(self, job_id: int) -> str | None:
+    """Write one import. Safe to run twice: the job's row lock and status make a second copy
+    (a redelivered message, a retry asked by the user) do nothing while the first runs or
+    after it finished; a copy after a worker died does the whole import again."""
+    try:
+        job = import_run(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        import_fail(job_id=job_id, reason=_("The import took longer than its time limit."))
+        return None
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries or self.request.is_eager:
+            import_fail(job_id=job_id, reason=f"{type(exc).__name__}: {exc}")
+            if self.request.is_eager:
+                raise
+            return None
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from exc
+    return job.status if job else None
