@@ -7,11 +7,13 @@ allowed gets 403 or 404; an allowed one passes the permission check (its answer 
 import datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from attendance.models import ConsentText
 from audit.models import AuditEvent
+from imports.models import ImportJob
 from reports.models import ReportRun
 from tests.factories import GroupFacilitatorFactory, MembershipFactory, UserFactory
 
@@ -98,6 +100,13 @@ ROLE_MATRIX = [
     ("get", "audit-events/", ADMIN),
     ("get", "audit-events/export/", ADMIN),
     ("get", "audit-events/{id}/", ADMIN),
+    # Spreadsheets: institution admins import; those who work with records export.
+    ("get", "imports/", ADMIN),
+    ("post", "imports/", ADMIN),
+    ("get", "imports/{id}/", ADMIN),
+    ("post", "imports/{id}/apply/", ADMIN),
+    ("get", "imports/export/participants/", CLINICAL),
+    ("get", "imports/export/register/", CLINICAL),
 ]
 
 
@@ -179,7 +188,18 @@ def _objects(world, ewa):
     ).first() or AuditEvent.objects.create(
         institution=world.institution, action="test.event", actor=ewa
     )
+    job = ImportJob.objects.create(
+        institution=world.institution,
+        kind=ImportJob.Kind.PARTICIPANTS,
+        status=ImportJob.Status.INVALID,
+        filename="people.csv",
+        format=ImportJob.Format.CSV,
+        sha256="0" * 64,
+        size=10,
+        created_by=ewa,
+    )
     return {
+        "imports": job,
         "institutions": world.institution,
         "sites": world.site,
         "rooms": world.room,
@@ -240,6 +260,15 @@ def _body(method, path, world, personas):
         ("post", "notes/"): {"session": world.session.pk, "kind": "private", "text": "Mine"},
         ("patch", "notes/{id}/"): {"text": "Edited"},
         ("post", "enrollments/"): {"participant": world.outsider.pk, "group": world.group.pk},
+        ("post", "imports/"): {
+            "kind": "participants",
+            "file": SimpleUploadedFile("people.csv", b"alias,code\nNewcomer,\n", "text/csv"),
+        },
+        ("get", "imports/export/register/"): {
+            "group": world.group.pk,
+            "start": (today - datetime.timedelta(days=30)).isoformat(),
+            "end": today.isoformat(),
+        },
         ("post", "consents/"): {
             "participant": world.outsider.pk,
             "purpose": "contact",
@@ -265,7 +294,11 @@ def test_each_persona_is_allowed_or_refused_as_the_matrix_says(
     if "{id}" in path:
         url = url.replace("{id}", str(objects[path.split("/")[0]].pk))
     body = _body(method, path, world_a, personas)
-    response = getattr(api(personas[persona]), method)(url, body, format="json")
+    # Uploads are multipart (the imports take a file); everything else is JSON.
+    upload = method == "post" and path.startswith("imports/")
+    response = getattr(api(personas[persona]), method)(
+        url, body, format="multipart" if upload else "json"
+    )
 
     content = b"" if response.streaming else response.content[:300]
     answer = (persona, method, path, response.status_code, content)
