@@ -6,7 +6,6 @@ rules are checked there); a mark that is already so is left alone."""
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import AttendanceRecord, Enrollment
@@ -15,33 +14,14 @@ from clinics.models import Participant
 from sessions.models import Session
 
 from .columns import AttendanceRow
-from .engine import Mode, Problems, Progress, Summary
+from .engine import RowImport
 from .models import ImportJob
 
 
-class AttendanceImport:
-    def __init__(
-        self,
-        job: ImportJob,
-        *,
-        by,
-        columns: list,
-        problems: Problems,
-        mode: Mode,
-        progress: Progress,
-    ):
-        self.job, self.by, self.problems, self.mode, self.progress = (
-            job,
-            by,
-            problems,
-            mode,
-            progress,
-        )
+class AttendanceImport(RowImport):
+    def __init__(self, job: ImportJob, **context):
+        super().__init__(job, **context)
         self.group = job.group
-        self.tz = job.institution.tzinfo
-        self.columns = {c for c in columns if c}
-        self.summary = Summary()
-        self.now = timezone.now()
         people = Participant.objects.filter(institution=job.institution)
         self.by_code = {
             code: (pk, erased is not None)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .columns import REQUIRED, fold, header_names
@@ -138,6 +139,33 @@ def data_rows(
                 continue
             data[column] = text_of(cell.value)
         yield number, (data if clean else None)
+
+
+class RowImport:
+    """What an import of either kind holds while it checks or writes one file."""
+
+    def __init__(
+        self,
+        job,
+        *,
+        by,
+        columns: list,
+        problems: "Problems",
+        mode: "Mode",
+        progress: "Progress",
+    ):
+        self.job, self.by, self.problems, self.mode, self.progress = (
+            job,
+            by,
+            problems,
+            mode,
+            progress,
+        )
+        self.institution = job.institution
+        self.tz = self.institution.tzinfo
+        self.columns = {c for c in columns if c}
+        self.summary = Summary()
+        self.now = timezone.now()
 
 
 @dataclass

@@ -4,7 +4,6 @@ records the consents given on paper. Every write goes through clinics.services a
 attendance.services; a row that changes nothing writes nothing."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from attendance.models import Consent
@@ -13,35 +12,16 @@ from clinics.models import Participant
 from clinics.services import participant_register, participant_update
 
 from .columns import IDENTITY_COLUMNS, ParticipantRow, consent_start, purposes_in
-from .engine import Mode, Problems, Progress, Summary
+from .engine import RowImport
 from .models import ImportedKey, ImportJob
 
 FIELDS = ("legal_name", "email", "phone", "reminder_channel", "birth_year")
 
 
-class ParticipantImport:
-    def __init__(
-        self,
-        job: ImportJob,
-        *,
-        by,
-        columns: list,
-        problems: Problems,
-        mode: Mode,
-        progress: Progress,
-    ):
-        self.job, self.by, self.problems, self.mode, self.progress = (
-            job,
-            by,
-            problems,
-            mode,
-            progress,
-        )
-        self.institution = job.institution
-        self.tz = self.institution.tzinfo
-        self.columns = {c for c in columns if c}
+class ParticipantImport(RowImport):
+    def __init__(self, job: ImportJob, **context):
+        super().__init__(job, **context)
         self.purposes = purposes_in(self.columns)
-        self.summary = Summary()
         # What the rows refer to, read once: codes, the ids of earlier imports, the consents
         # that let a person be named or reminded.
         people = Participant.objects.filter(institution=self.institution)
@@ -60,7 +40,6 @@ class ParticipantImport:
             purpose__in=[Consent.Purpose.HEALTH_DATA, Consent.Purpose.CONTACT],
         )
         self.consenting = set(active.values_list("participant_id", "purpose"))
-        self.now = timezone.now()
         self.seen_codes: set[str] = set()
         self.seen_keys: set[str] = set()
 
