@@ -87,9 +87,9 @@ def _check_join_date(group: SupportGroup, on: datetime.date) -> None:
         )
 
 
-def _leave_date(enrollment: Enrollment, on: datetime.date | None) -> datetime.date:
-    """The first day a leaving member is off the roster: `on` (today by default), never a day
-    whose session already took place with them on its roster."""
+def _last_session_sat(enrollment: Enrollment) -> tuple[Session | None, datetime.date | None]:
+    """The last session that took place with them on its roster, and the day after it: a
+    leaving member is off the roster from then on, never earlier (both None: none did)."""
     group = enrollment.group
     last = (
         _sessions_taken_place(group)
@@ -97,7 +97,14 @@ def _leave_date(enrollment: Enrollment, on: datetime.date | None) -> datetime.da
         .order_by("-starts_at")
         .first()
     )
-    earliest = last.local_date() + datetime.timedelta(days=1) if last else None
+    return last, (last.local_date() + datetime.timedelta(days=1) if last else None)
+
+
+def _leave_date(enrollment: Enrollment, on: datetime.date | None) -> datetime.date:
+    """The first day a leaving member is off the roster: `on` (today by default), never a day
+    whose session already took place with them on its roster."""
+    group = enrollment.group
+    last, earliest = _last_session_sat(enrollment)
     if on is None:
         # Today, or the joining day of someone admitted for later (they then sit no session).
         return max(
@@ -549,14 +556,7 @@ def _close(enrollment: Enrollment, *, by, reason: str, on: datetime.date | None,
 def _leave_date_at_least(enrollment: Enrollment, day: datetime.date) -> datetime.date:
     """The first day off the roster: `day`, but never before a session that already took
     place with them on its roster, nor before they joined."""
-    group = enrollment.group
-    last = (
-        _sessions_taken_place(group)
-        .filter(starts_at__gte=_day_start(group, enrollment.joined_on))
-        .order_by("-starts_at")
-        .first()
-    )
-    earliest = last.local_date() + datetime.timedelta(days=1) if last else None
+    _last, earliest = _last_session_sat(enrollment)
     return max(d for d in (day, enrollment.joined_on, earliest) if d)
 
 
