@@ -468,16 +468,20 @@ def test_a_schedule_meets_on_several_weekdays_every_other_week(group_a, anna, ro
 
 
 def test_sessions_stay_at_six_in_the_evening_across_the_october_clock_change(group_a, anna, room_a):
-    # Poland leaves summer time on the last Sunday of October 2027 (the 31st).
-    sessions = weekly(
-        group_a, anna, weekdays=[1], starts_on=datetime.date(2027, 10, 19), count=3, room=room_a
+    # Poland leaves summer time on the last Sunday of October: next year's, so the series lies
+    # ahead whatever day the suite runs on.
+    year = timezone.localdate().year + 1
+    last_sunday = max(
+        datetime.date(year, 10, d)
+        for d in range(25, 32)
+        if datetime.date(year, 10, d).weekday() == 6
     )
+    first = last_sunday - datetime.timedelta(days=12)  # the Tuesday of the week before
+    sessions = weekly(group_a, anna, weekdays=[1], starts_on=first, count=3, room=room_a)
 
     local = [timezone.localtime(s.starts_at, WARSAW) for s in sessions]
-    assert [(t.date().isoformat(), t.hour, t.minute) for t in local] == [
-        ("2027-10-19", 18, 0),
-        ("2027-10-26", 18, 0),
-        ("2027-11-02", 18, 0),
+    assert [(t.date(), t.hour, t.minute) for t in local] == [
+        (first + datetime.timedelta(days=7 * week), 18, 0) for week in range(3)
     ]
     utc_hours = [s.starts_at.astimezone(datetime.UTC).hour for s in sessions]
     assert utc_hours == [16, 16, 17]
