@@ -10,7 +10,6 @@ filters: a token of another list or user, altered, or older than TOKEN_MAX_AGE i
 The numbers they carry come from sync.changes.watermark(), taken when a sync begins.
 """
 
-import datetime
 
 from django.core import signing
 from django.db.models import BooleanField, Exists, OuterRef, Q
@@ -22,13 +21,10 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from clinics.querysets import memberships_of
-from sync.changes import watermark
+from sync.changes import TOKEN_MAX_AGE, watermark
 from sync.models import ScopeChange, Tombstone
 
 SALT = "krag.api.sync"
-# Tokens are accepted this long (SPEC.md: at least 30 days); tombstones and scope changes are
-# kept longer than that (sync/models.py).
-TOKEN_MAX_AGE = datetime.timedelta(days=90)
 # Query parameters that steer the sync rather than filter the list.
 SYNC_PARAMS = ("sync", "sync_token", "cursor", "page", "page_size", "ordering", "format")
 DEFAULT_PAGE_SIZE = 100

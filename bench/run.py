@@ -97,6 +97,7 @@ def plan(n_sessions: int, audit_depth: int = 50_000) -> dict:
     depth = min(audit_depth, max(0, log.count() - 1100))
     deep = [cursor_of(e) for e in log[depth : depth + 1000 : 100]]
     return {
+        **sync_cursors(institution, user),
         "institution": institution,
         "user": user,
         "admin": admin,
@@ -108,6 +109,41 @@ def plan(n_sessions: int, audit_depth: int = 50_000) -> dict:
         "audit_depth": depth,
         "audit_cursors": deep,
     }
+
+
+def sync_cursors(institution, user, pages: int = 10) -> dict:
+    """Cursors of the facilitator's full copy of the marks (`?sync=start`, api/sync.py) at its
+    last `pages` pages: signed as the API signs the `next` of the page before (the position of
+    a row found once here by OFFSET; the requests themselves use none)."""
+    from django.core import signing
+
+    from api import sync
+    from attendance.models import AttendanceRecord
+    from sync.changes import watermark
+
+    marks = AttendanceRecord.objects.filter(institution=institution).order_by("change_number", "id")
+    total = marks.count()
+    start = max(0, total - pages * 100 - 1)
+    keys = list(marks.values_list("change_number", "id")[start : start + pages * 100 : 100])
+    upto = watermark()
+    cursors = [
+        signing.dumps(
+            {
+                "k": "page",
+                "l": "attendance",
+                "u": user.pk,
+                "f": {},
+                "s": None,
+                "w": upto,
+                "a": list(key),
+                "g": None,
+            },
+            salt=sync.SALT,
+            compress=True,
+        )  # fmt: skip
+        for key in keys
+    ]
+    return {"sync_marks": total, "sync_depth": start, "sync_cursors": cursors}
 
 
 def marks_body(participants: list[int], status: str) -> str:
@@ -198,6 +234,17 @@ def endpoints(p: dict) -> list[dict]:
             "100 attendance records, updated_since",
             [f"/api/v1/attendance/?updated_since={since}&page_size=100&page={n}" for n in range(1, 11)],
             {n: f"/api/v1/attendance/?updated_since={since}&page_size={n}" for n in (10, 100)},
+        ),
+        listing(
+            "sync: the first page of a full copy (sync=start)",
+            ["/api/v1/attendance/?sync=start&page_size=100"],
+            {n: f"/api/v1/attendance/?sync=start&page_size={n}" for n in (10, 100)},
+        ),
+        listing(
+            f"sync: its last pages, {p['sync_depth']:,} of {p['sync_marks']:,} marks in",
+            [f"/api/v1/attendance/?cursor={q(c)}&page_size=100" for c in p["sync_cursors"]],
+            {n: f"/api/v1/attendance/?cursor={q(p['sync_cursors'][0])}&page_size={n}"
+             for n in (10, 100)},
         ),
         listing(
             "audit log, newest 100",

@@ -88,7 +88,8 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.send_monthly_summaries",
         "schedule": crontab(day_of_month=1, hour=5, minute=0),
     },
-    # API: idempotency keys are kept 48 hours (at least the promised 24), expired tokens go.
+    # API: idempotency keys are kept 48 hours (at least the promised 24), expired tokens go, and
+    # the sync's tombstones and scope changes once no accepted token can ask for them.
     "api-housekeeping": {
         "task": "api.tasks.purge_api_state",
         "schedule": crontab(minute=40),

@@ -5,7 +5,13 @@ before the token was made, so a later sync asking for `change_number >= token` c
 one. docs/sync.md has the argument.
 """
 
+import datetime
+
 from django.db import connection
+
+# A sync token is accepted this long after it was made (SPEC.md: at least 30 days); what a
+# token sync reads besides the rows (tombstones, scope changes) is kept longer (sync/services.py).
+TOKEN_MAX_AGE = datetime.timedelta(days=90)
 
 # PostgreSQL: the lowest transaction id still running in *this* database, or (none running)
 # the next id to be handed out. `pg_current_snapshot()` is cluster-wide, so transactions of

@@ -177,3 +177,23 @@ def test_a_later_sync_page_costs_the_queries_of_the_first(api, anna, world_a):
         url, params = body["next"], {}
     # The first page also takes the watermark; the rest are alike, however deep.
     assert len(counts) == 4 and counts[1] == counts[2] <= counts[0]
+
+
+def test_removals_outlive_every_token_still_accepted_and_are_then_forgotten(api, ewa, world_a):
+    from sync.models import Tombstone
+    from sync.services import sync_records_purge
+
+    spare = Site.objects.create(institution=world_a.institution, name="Annex")
+    client = api(ewa)
+    _, _, token, _ = sync_all(client, "/api/v1/sites/", sync="start")
+    Site.objects.filter(pk=spare.pk).delete()
+    now = datetime.datetime.now(tz=datetime.UTC)
+    # The token's last accepted day: the nightly purge has run, the removal still reaches it.
+    with time_machine.travel(now + datetime.timedelta(days=89)):
+        assert sync_records_purge() == {"tombstones": 0, "scope_changes": 0}
+        _, removed, _, _ = sync_all(client, "/api/v1/sites/", sync_token=token)
+        assert spare.pk in removed
+    # Past every token that could ask for it (and a week's margin): forgotten.
+    with time_machine.travel(now + datetime.timedelta(days=98)):
+        assert sync_records_purge()["tombstones"] == 1
+    assert not Tombstone.objects.filter(object_id=spare.pk).exists()

@@ -145,6 +145,28 @@ def test_the_floor_pages_the_same_attendance_records_changed_since(token):
     assert [r["id"] for r in listed["results"]] == [r["id"] for r in rows["results"]]
 
 
+def _signed(url):
+    from django.core import signing
+
+    from api import sync
+
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return signing.loads(query["cursor"][0], salt=sync.SALT)
+
+
+def test_the_floor_walks_the_same_sync_pages_by_the_same_cursor(token):
+    path = "/api/v1/attendance/?sync=start&page_size=20"
+    api, bare = both(token, path, floor.attendance)
+    listed, rows = api.json(), json.loads(bare.content)
+    assert len(listed["results"]) == 20 and listed["results"] == rows["results"]
+    # The cursors carry the same position (their signatures' timestamps differ by the clock).
+    assert _signed(listed["next"]) == _signed(rows["next"])
+    second_api, second_bare = both(token, listed["next"], floor.attendance)
+    second = second_api.json()
+    assert second["results"] == json.loads(second_bare.content)["results"]
+    assert second["results"][0]["id"] not in {r["id"] for r in listed["results"]}
+
+
 def test_the_floor_answers_404_without_a_valid_token(institution):
     request = RequestFactory().get("/bench-floor/", HTTP_AUTHORIZATION="Token not-a-token")
     with pytest.raises(Http404):
