@@ -249,7 +249,10 @@ def test_the_housekeeping_task_forgets_old_keys_and_expired_tokens(anna):
     AuthToken.objects.create(user=anna, expiry=datetime.timedelta(seconds=-1))
     AuthToken.objects.create(user=anna)
     assert purge_api_state() == {
-        "idempotency_keys": 1, "tokens": 1, "tombstones": 0, "scope_changes": 0
+        "idempotency_keys": 1,
+        "tokens": 1,
+        "tombstones": 0,
+        "scope_changes": 0,
     }
     assert AuthToken.objects.filter(user=anna).count() == 1
 

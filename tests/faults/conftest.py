@@ -13,10 +13,8 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,8 +22,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from config.celery import app as celery_app
-from tests.notifications.test_broker import _database_url
+from tests.workers import celery_worker, kill, publishing_to
+from tests.workers import wait_for as _wait_for
 
 REDIS_PORT = int(os.environ.get("FAULTS_REDIS_PORT", "56380"))
 PG_PORT = int(os.environ.get("FAULTS_PG_PORT", "55433"))
@@ -74,20 +72,7 @@ def _port_open(port: int) -> bool:
 
 
 def wait_for(condition, what: str, *logs: Path, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs if log.exists())
-    pytest.fail(f"gave up waiting for {what} after {timeout} s\n{tails}")
-
-
-def kill(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+    _wait_for(condition, what, *logs, timeout=timeout)
 
 
 class ScratchRedis:
@@ -139,55 +124,25 @@ def scratch_redis(tmp_path):
         redis.stop()
 
 
-def forget_connection_pools():
-    # The app keeps the pool of the broker it first connected to: drop it so that publishing
-    # uses the broker configured now, and reconnects after a restart.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def publishing(scratch_redis):
     """This process publishes its tasks to the scratch Redis instead of running them eagerly."""
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = scratch_redis.url, False
-    forget_connection_pools()
-    try:
+    with publishing_to(scratch_redis.url):
         yield scratch_redis
-    finally:
-        conf.broker_url, conf.task_always_eager = saved
-        forget_connection_pools()
 
 
-@contextlib.contextmanager
 def worker(tmp_path: Path, name: str, broker_url: str, *, pool="solo", concurrency=1, **env):
     """A `celery worker` subprocess on the test database and the given broker."""
-    log = tmp_path / f"{name}.log"
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.faults.worker_settings",
-        "CELERY_BROKER_URL": broker_url,
-        "DATABASE_URL": _database_url(),
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    return celery_worker(
+        tmp_path,
+        name,
+        broker_url=broker_url,
+        app="tests.faults.stalling",
+        settings_module="tests.faults.worker_settings",
+        pool=pool,
+        concurrency=concurrency,
         **env,
-    }
-    command = [sys.executable, "-m", "celery", "-A", "tests.faults.stalling", "worker"]
-    command += [f"--pool={pool}", f"--concurrency={concurrency}", "--loglevel=INFO"]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command,
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        kill(process)
+    )
 
 
 def mail_headers(tmp_path: Path, header: str) -> list[str]:

@@ -19,8 +19,9 @@ from reports.services import REDISPATCH_AFTER, reports_sweep
 from sessions.services import session_cancel
 from tests.factories import SessionFactory
 from tests.notifications.conftest import make_member
+from tests.workers import forget_connection_pools
 
-from .conftest import forget_connection_pools, mail_headers, wait_for, worker
+from .conftest import mail_headers, wait_for, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

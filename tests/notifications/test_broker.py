@@ -8,31 +8,23 @@ them on PostgreSQL with CELERY_TEST_BROKER_URL set). Every wait is bounded and t
 always killed in a `finally`.
 """
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from notifications.models import OutboxMessage
 from sessions.services import session_cancel
-from tests import clock
+from tests.workers import celery_worker, kill, publishing_to
+from tests.workers import wait_for as _wait_for
 
 from .conftest import make_member
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-WAIT = 60  # seconds: the longest any step may take before the test fails
 
 
 @pytest.fixture
@@ -59,90 +51,24 @@ def broker():
 @pytest.fixture
 def publishing(broker):
     """Make this process publish tasks to the broker instead of running them eagerly."""
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = broker, False
-    forget_connection_pools()
-    try:
+    with publishing_to(broker):
         yield broker
-    finally:
-        conf.broker_url, conf.task_always_eager = saved
-        forget_connection_pools()
 
 
-def forget_connection_pools():
-    # The app keeps the pool of the broker it first connected to (as after a fork, see
-    # Celery._after_fork): drop it so publishing uses the broker configured now.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"])
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@contextlib.contextmanager
 def worker(tmp_path: Path, name: str, **env):
     """A `celery -A config worker` subprocess on the test database and broker."""
-    log = tmp_path / f"{name}.log"
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
-        "CELERY_BROKER_URL": BROKER_URL,
-        "DATABASE_URL": _database_url(),
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        **clock.for_subprocess(),
+    return celery_worker(
+        tmp_path,
+        name,
+        broker_url=BROKER_URL,
+        app="config",
+        settings_module="tests.notifications.worker_settings",
         **env,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",  # the task runs in this very process, so SIGKILL stops it mid-way
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"{name}@%h",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command,
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        kill(process)
-
-
-def kill(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=WAIT)
+    )
 
 
 def wait_for(condition, what: str, *logs: Path):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-    pytest.fail(f"gave up waiting for {what} after {WAIT} s\n{broker_state()}\n{tails}")
+    _wait_for(condition, what, *logs, state=broker_state)
 
 
 def broker_state() -> str:
