@@ -10,7 +10,6 @@ filters: a token of another list or user, altered, or older than TOKEN_MAX_AGE i
 The numbers they carry come from sync.changes.watermark(), taken when a sync begins.
 """
 
-
 from django.core import signing
 from django.db.models import BooleanField, Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from clinics.models import Institution, Participant, Room
 from clinics.roles import PLANNING_ROLES
 from sessions.models import GroupFacilitator, NoteAddendum, Session, SessionNote, SupportGroup
+from sessions.services import GROUP_EDITABLE
 
 from .common import (
     BriefRelatedField,
@@ -67,26 +68,15 @@ class GroupSerializer(ModelSerializer):
 
     class Meta:
         model = SupportGroup
+        # What the service lets a caller change (one list, sessions.services.GROUP_EDITABLE),
+        # and what the API adds around it.
         fields = [
             "id",
             "institution",
-            "name",
-            "category",
-            "description",
-            "membership_mode",
-            "entry_points",
-            "capacity",
-            "min_size",
-            "default_room",
-            "online_link",
-            "language",
-            "ground_rules",
-            "status",
+            *GROUP_EDITABLE,
             "resume_on",
             "status_reason",
             "reason",
-            "starts_on",
-            "ends_on",
             "facilitators",
             "created_at",
             "updated_at",
