@@ -261,6 +261,7 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
     good, the code and the attendance figures stay so aggregate statistics survive."""
     if by is not None:
         require_role(by, participant.institution_id, (Role.ADMIN,), _("erase participants"))
+    participant = lock_for_change(participant)
     if participant.is_erased:
         raise ValidationError(_("This participant's data has already been erased."))
     # The names to look for in free text, taken before they are wiped.
@@ -270,7 +271,11 @@ def participant_erase(*, participant: Participant, by, reason: str = "") -> Part
     participant.alias = participant.code
     _wipe_identity(participant)
     participant.erased_at = timezone.now()
-    participant.save()
+    participant.save(
+        update_fields=changed_fields(
+            "alias", "erased_at", "reminder_channel", *Participant.IDENTITY_FIELDS
+        )
+    )
     from attendance.services import enrollments_close_for_participant
 
     # Erasure ends every membership and waiting place: they leave future rosters.

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
-from clinics.locking import Precondition, lock_for_change
+from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, require_role
 from clinics.services import participant_clear_identity
@@ -148,7 +148,9 @@ def consent_withdraw(
     consent.withdrawn_at = timezone.now()
     consent.withdrawn_by = by
     consent.withdrawal_reason = (reason or "").strip()
-    consent.save()
+    consent.save(
+        update_fields=changed_fields("status", "withdrawn_at", "withdrawn_by", "withdrawal_reason")
+    )
     if consent.purpose == Consent.Purpose.CONTACT:
         participant = consent.participant
         if not has_consent(participant, Consent.Purpose.CONTACT):

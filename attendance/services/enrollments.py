@@ -251,7 +251,7 @@ def enrollment_waitlist(
         raise ValidationError(_("Only a referred participant can be put on the waiting list."))
     enrollment.status = Status.WAITLISTED
     enrollment.waitlisted_at = timezone.now()
-    enrollment.save()
+    enrollment.save(update_fields=changed_fields("status", "waitlisted_at"))
     audit_record(actor=by, action="enrollment.waitlisted", obj=enrollment)
     return enrollment
 
@@ -469,7 +469,9 @@ def _end(
     enrollment.status = status
     enrollment.end_reason = (reason or "").strip()
     enrollment.offer_expires_at = None
-    enrollment.save()
+    enrollment.save(
+        update_fields=changed_fields("left_on", "status", "end_reason", "offer_expires_at")
+    )
     audit_record(actor=by, action=action, obj=enrollment, details={"fields": ["end_reason"]})
     return enrollment
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clinics.locking import changed_fields, lock_for_change
 from clinics.roles import CLINICAL_ROLES, require_role
 from sessions.models import GroupFacilitator, Session
 
@@ -91,7 +92,7 @@ def _raise_follow_ups(session: Session, absences: list[AttendanceRecord]) -> lis
 def follow_up_resolve(*, task: FollowUpTask, by, outcome: str) -> FollowUpTask:
     """Close a follow-up task with what came of it."""
     require_role(by, task.institution_id, CLINICAL_ROLES, _("resolve follow-ups"))
-    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
+    task = lock_for_change(task)
     if task.status == FollowUpTask.Status.DONE:
         raise ValidationError(_("This follow-up is already done."))
     if not (outcome or "").strip():
@@ -100,6 +101,6 @@ def follow_up_resolve(*, task: FollowUpTask, by, outcome: str) -> FollowUpTask:
     task.outcome = outcome.strip()
     task.resolved_at = timezone.now()
     task.resolved_by = by
-    task.save()
+    task.save(update_fields=changed_fields("status", "outcome", "resolved_at", "resolved_by"))
     audit_record(actor=by, action="follow_up.resolved", obj=task)
     return task
