@@ -241,7 +241,7 @@ def endpoints(p: dict) -> list[dict]:
             {n: f"/api/v1/attendance/?sync=start&page_size={n}" for n in (10, 100)},
         ),
         listing(
-            f"sync: its last pages, {p['sync_depth']:,} of {p['sync_marks']:,} marks in",
+            "sync: its last 10 pages, by cursor",
             [f"/api/v1/attendance/?cursor={q(c)}&page_size=100" for c in p["sync_cursors"]],
             {n: f"/api/v1/attendance/?cursor={q(p['sync_cursors'][0])}&page_size={n}"
              for n in (10, 100)},
@@ -574,6 +574,8 @@ def report(facts: dict, sizes: dict, eps: list[dict], tables: list[tuple], extra
         f"kept {facts['others']:.2f} of the {facts['cores']} cores busy meanwhile (median of the "
         "rounds, wrk included)",
         "Data: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()),
+        f"Sync: the facilitator's full copy holds {facts['sync_marks']:,} marks; its last pages "
+        f"start {facts['sync_depth']:,} in",
         f"Rounds: {facts['rounds']} × (API {facts['seconds']} s, then floor {facts['seconds']} s) "
         f"per endpoint after a {facts['warmup']} s warm-up of each; wrk, {facts['connections']} "
         f"connections; as {facts['user']} (audit log: {facts['admin']})",
@@ -719,6 +721,8 @@ def main() -> None:
         rounds=args.rounds,
         user=p["user"].username,
         admin=p["admin"].username,
+        sync_marks=p["sync_marks"],
+        sync_depth=p["sync_depth"],
         load_after="load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()),
         others=median(others),
     )
