@@ -83,11 +83,11 @@ def _run(job: ImportJob, handle, mode: Mode, by, progress: Progress) -> tuple[Su
             continue
         row = engine.check(number, data)
         if row is not None and mode is not Mode.CHECK:
-            engine.write(number, row)
-            if job.kind == ImportJob.Kind.PARTICIPANTS:
-                progress.tick(written=1)
+            engine.write(number, row)  # in batches: the engine ticks the rows it wrote
     if mode is not Mode.CHECK and not header_broken:
         engine.finish()
+    # A batch's refusals are found after the rows checked since: the list goes by row.
+    problems.items.sort(key=lambda problem: problem["row"])
     progress.save()
     engine.summary.rows = rows
     return engine.summary, problems
