@@ -94,7 +94,8 @@ def test_a_large_import_runs_in_the_background_with_a_progress_bar(
 ):
     settings.IMPORT_BACKGROUND_ROWS = 2
     client = ui(ewa)
-    client.post("/imports/", {"kind": "participants", "file": sample("participants_en.csv")})
+    with django_capture_on_commit_callbacks(execute=True):  # checked by the (eager) worker
+        client.post("/imports/", {"kind": "participants", "file": sample("participants_en.csv")})
     job = ImportJob.objects.get()
     assert (job.status, job.created) == ("preview", 0)  # checked in bulk, not yet by the services
     with django_capture_on_commit_callbacks(execute=False) as queued:
