@@ -66,6 +66,7 @@ def _sha256(handle) -> str:
 
 def _run(job: ImportJob, handle, mode: Mode, by, progress: Progress) -> tuple[Summary, Problems]:
     """Read the file once, row by row, checking (and in DRY_RUN / WRITE, writing) each."""
+    progress.save()  # from 0: not what an earlier pass over the file (the check) counted
     problems = Problems()
     table = open_table(handle, job.format, job.encoding)
     columns = map_header(job.kind, table.header, problems)
@@ -226,6 +227,7 @@ def import_upload(*, kind: str, file, by, group=None, institution=None) -> Impor
         job.status, job.rows = Status.CHECKING, _estimated_rows(file, fmt)
         _store_file(job, file)
         job.save(update_fields=["status", "rows", "file"])
+        Progress(job.pk).save()
         from .tasks import check_import
 
         transaction.on_commit(lambda: check_import.delay(job.pk))

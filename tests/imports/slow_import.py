@@ -24,3 +24,21 @@ if PAUSE_AFTER:
             time.sleep(120)
 
     ParticipantImport._flush = _flush_then_pause
+
+# With KRAG_TEST_CHECK_PAUSE_AFTER=N, a large upload's check (in the worker) announces at row N
+# that it is half-way, the same way, and sleeps.
+CHECK_PAUSE_AFTER = int(os.environ.get("KRAG_TEST_CHECK_PAUSE_AFTER") or 0)
+
+if CHECK_PAUSE_AFTER:
+    from imports.engine import Mode
+
+    _check = ParticipantImport.check
+
+    def check_then_pause(self, number, data):
+        row = _check(self, number, data)
+        if self.mode is Mode.CHECK and number == CHECK_PAUSE_AFTER + 1:  # the header is row 1
+            Path(os.environ["KRAG_TEST_IMPORT_STARTED"]).touch()
+            time.sleep(120)
+        return row
+
+    ParticipantImport.check = check_then_pause

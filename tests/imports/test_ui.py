@@ -3,7 +3,6 @@
 import io
 
 import pytest
-from django.conf import settings
 from openpyxl import load_workbook
 
 from attendance.models import AttendanceRecord
@@ -14,16 +13,6 @@ from imports.models import ImportJob
 from .conftest import sample, upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ui(client):
-    def make(user, language="en"):
-        client.force_login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-        return client
-
-    return make
 
 
 def test_an_admin_uploads_the_polish_sample_sees_the_preview_and_imports_it(ui, ewa):
