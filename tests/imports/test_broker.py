@@ -32,7 +32,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivered_import_fi
 ):
     settings.IMPORT_BACKGROUND_ROWS = 50
     job = import_upload(kind="participants", file=_big_file(), by=ewa)
-    assert (job.status, job.rows) == ("preview", ROWS)
+    assert (job.status, job.rows) == ("checking", ROWS)  # the worker checks it first
     started = tmp_path / "import-started"
     short_visibility = {
         "CELERY_VISIBILITY_TIMEOUT": "5",
@@ -46,6 +46,11 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivered_import_fi
         KRAG_TEST_IMPORT_STARTED=str(started),
         **short_visibility,
     ) as doomed:
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, status="preview").exists(),
+            "the worker to check the file",
+            tmp_path / "doomed.log",
+        )
         assert import_apply(job=job, by=ewa).status == "running"
         wait_for(started.exists, "the worker to write 120 rows", tmp_path / "doomed.log")
         kill(doomed)  # SIGKILL inside the import's transaction
