@@ -44,7 +44,9 @@ class ParticipantImport(RowImport):
             institution=self.institution,
             purpose__in=[Consent.Purpose.HEALTH_DATA, Consent.Purpose.CONTACT],
         )
-        self.consenting = set(active.values_list("participant_id", "purpose"))
+        self.consenting = defaultdict(set)  # participant -> purposes in force
+        for pid, purpose in active.values_list("participant_id", "purpose"):
+            self.consenting[pid].add(purpose)
         self.seen_codes: set[str] = set()
         self.seen_keys: set[str] = set()
         self.pending: list[tuple[int, dict]] = []
@@ -112,7 +114,7 @@ class ParticipantImport(RowImport):
         """Identity needs the health-data consent, reminders the contact consent: given in the
         row itself or already in force (the services ask the same when the row is written)."""
         has = {p for p in self.purposes if row.get(f"consent_{p}_date")}
-        has |= {purpose for (p, purpose) in self.consenting if p == pid} if pid else set()
+        has |= self.consenting.get(pid, set()) if pid else set()
         if Consent.Purpose.HEALTH_DATA not in has:
             for column in IDENTITY_COLUMNS:
                 if row.get(column) not in (None, ""):
