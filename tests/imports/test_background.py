@@ -155,3 +155,17 @@ def test_the_api_shows_an_upload_being_checked(
     for callback in queued:
         callback()
     assert client.get(f"/api/v1/imports/{body['id']}/").json()["status"] == "preview"
+
+
+def test_a_large_xlsx_is_checked_in_the_background_too(
+    ewa, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_BACKGROUND_ROWS = 1
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        job = import_upload(kind="participants", file=sample("participants_pl.xlsx"), by=ewa)
+    assert job.status == "checking" and job.rows >= 2  # the sheet's stated size
+    for callback in queued:
+        callback()
+    job.refresh_from_db()
+    assert job.status == "preview", job.problems
+    assert job.rows == 3
