@@ -10,11 +10,14 @@ participation, health-data and contact consents) is written to a temporary file,
 step runs in a fresh process, so its peak resident memory is its own (Django included; the
 size before the step is in brackets):
 
-1. upload: `import_upload` (read, check in bulk; the file is stored encrypted);
-2. apply: `import_run`, what the Celery worker runs: every row through the services, in one
-   transaction, with its audit events;
-3. again: the same file uploaded and applied a second time (every row matched, nothing
-   written: the idempotency a redelivered task relies on).
+1. upload: `import_upload`, what the web request does: a file above IMPORT_BACKGROUND_ROWS is
+   stored encrypted and the job returned CHECKING (the check's task is not queued here);
+2. check: `import_check`, what the Celery worker runs next: every row checked in bulk;
+3. apply: `import_run`, what the Celery worker runs: every row through the (bulk) services,
+   in one transaction, with its audit events;
+4. again: the same file uploaded, checked and applied a second time (every row matched,
+   nothing written: the idempotency a redelivered task relies on); its time is the sum, the
+   parts are printed too.
 
 Each run makes a new institution and admin, so runs do not see each other's participants.
 """
@@ -85,9 +88,12 @@ def step(name: str, path: str) -> dict:
     from django.db import connection
 
     from clinics.models import Institution, StaffMembership
+    from imports import tasks
     from imports.engine import Progress
     from imports.models import ImportJob
-    from imports.services import import_apply, import_upload
+    from imports.services import import_apply, import_check, import_upload
+
+    tasks.check_import.delay = lambda job_id: None  # the bench runs the check itself, timed
 
     save = Progress.save
 
@@ -107,20 +113,36 @@ def step(name: str, path: str) -> dict:
         job = ImportJob.objects.order_by("-pk").first()
         institution, user = job.institution, job.created_by
     began = time.perf_counter()
-    with open(path, "rb") as handle:
-        if name == "apply":
-            job = import_apply(job=job, by=user)
-        else:
-            job = import_upload(
+    parts = {}
+
+    def upload():
+        with open(path, "rb") as handle:
+            return import_upload(
                 kind="participants", file=File(handle, name=Path(path).name), by=user,
                 institution=institution,
             )  # fmt: skip
-            if name == "again":
-                job = import_apply(job=job, by=user)
+
+    def timed(part, call):
+        start = time.perf_counter()
+        outcome = call()
+        parts[part] = round(time.perf_counter() - start, 1)
+        return outcome
+
+    if name == "upload":
+        job = upload()
+    elif name == "check":
+        job = import_check(job_id=job.pk)
+    elif name == "apply":
+        job = import_apply(job=job, by=user)
+    else:  # again
+        job = timed("upload", upload)
+        job = timed("check", lambda: import_check(job_id=job.pk))
+        job = timed("apply", lambda: import_apply(job=job, by=user))
     seconds = time.perf_counter() - began
     return {
         "step": name,
         "seconds": round(seconds, 1),
+        "parts": parts,
         "peak_mb": round(_peak_mb()),
         "start_mb": round(start_mb),
         "status": job.status,
@@ -151,7 +173,7 @@ def main() -> None:
         path = Path(folder) / f"participants.{args.format}"
         write_file(path, args.rows, args.format)
         size_mb = path.stat().st_size / 1024 / 1024
-        for name in ("upload", "apply", "again"):
+        for name in ("upload", "check", "apply", "again"):
             out = subprocess.run(  # noqa: S603 - our own interpreter and script
                 [sys.executable, __file__, "--step", name, "--path", str(path)],
                 check=True, stdout=subprocess.PIPE, text=True, env=os.environ,
@@ -163,6 +185,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for r in results:
         outcome = f"{r['status']}: {r['created']} created, {r['unchanged']} unchanged"
+        if r["parts"]:
+            outcome += " (" + ", ".join(f"{k} {v} s" for k, v in r["parts"].items()) + ")"
         print(
             f"| {r['step']} | {r['seconds']} s | {r['peak_mb']} MB ({r['start_mb']} MB) | {outcome} |"
         )

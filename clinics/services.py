@@ -1,11 +1,14 @@
 """What the organisation side of the business does: set up the institution, register people."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_many
 
 from .erasure import identity_pattern, redact
 from .locking import Precondition, changed_fields, lock_for_change
@@ -23,6 +26,15 @@ PARTICIPANT_EDITABLE = (
     "birth_year",
     "language",
 )
+
+
+@dataclass
+class Refused:
+    """An entry a bulk service refused, with nothing of it written: the error the single-row
+    service raises for it, and which of the entry's consents was refused, when one was."""
+
+    error: ValidationError
+    consent: int | None = None
 
 
 def _refuse_unknown_fields(fields: dict) -> None:
@@ -130,33 +142,43 @@ def participant_clear_identity(*, participant: Participant, by, why: str) -> lis
     return cleared
 
 
-def _check_identity_allowed(participant: Participant, fields: dict) -> None:
+def _has_consent_in_force(participant: Participant, purpose: str, in_force) -> bool:
+    """`in_force`: the purposes of the person's consents in force, when the caller knows them
+    (a bulk registration has them in hand); None: read them."""
+    from attendance.models import Consent
+
+    if in_force is not None:
+        return purpose in in_force
+    return (
+        participant.pk is not None
+        and Consent.objects.active().filter(participant=participant, purpose=purpose).exists()
+    )
+
+
+def _check_identity_allowed(participant: Participant, fields: dict, *, in_force=None) -> None:
     """Identity beyond an alias needs the health-data consent (GDPR art. 9)."""
     from attendance.models import Consent
 
     wants_identity = any(fields.get(f) not in (None, "") for f in Participant.IDENTITY_FIELDS)
     if not wants_identity:
         return
-    has_consent = (
-        participant.pk is not None
-        and Consent.objects.active()
-        .filter(participant=participant, purpose=Consent.Purpose.HEALTH_DATA)
-        .exists()
-    )
-    if not has_consent:
+    if not _has_consent_in_force(participant, Consent.Purpose.HEALTH_DATA, in_force):
+        message = _(
+            "Without consent to the processing of health-related data only an alias can be "
+            "registered."
+        )
         raise ValidationError(
             {
-                field: _(
-                    "Without consent to the processing of health-related data only an alias can be "
-                    "registered."
-                )
+                field: ValidationError(message, code="consent_required")
                 for field in Participant.IDENTITY_FIELDS
                 if fields.get(field) not in (None, "")
             }
         )
 
 
-def _check_reminder_channel(participant: Participant, fields: dict, *, changing: bool) -> None:
+def _check_reminder_channel(
+    participant: Participant, fields: dict, *, changing: bool, in_force=None
+) -> None:
     """Reminders go by a channel the participant gave an address for and, when the channel is
     being switched on, agreed to be contacted by (withdrawing the contact consent switches it
     off again: attendance.services.consent_withdraw)."""
@@ -169,16 +191,49 @@ def _check_reminder_channel(participant: Participant, fields: dict, *, changing:
         raise ValidationError({"phone": _("SMS reminders need a phone number.")})
     if not changing or channel in (None, "", Participant.Channel.NONE):
         return
-    has_consent = (
-        participant.pk is not None
-        and Consent.objects.active()
-        .filter(participant=participant, purpose=Consent.Purpose.CONTACT)
-        .exists()
-    )
-    if not has_consent:
+    if not _has_consent_in_force(participant, Consent.Purpose.CONTACT, in_force):
         raise ValidationError(
-            {"reminder_channel": _("Reminders need the participant's consent to be contacted.")}
+            {
+                "reminder_channel": ValidationError(
+                    _("Reminders need the participant's consent to be contacted."),
+                    code="consent_required",
+                )
+            }
         )
+
+
+def _new_participant(*, institution: Institution, by, alias: str, fields: dict) -> Participant:
+    """What a registration asks before anything is written: fields the client may set and an
+    alias. The person, not yet numbered nor saved."""
+    _refuse_unknown_fields(fields)
+    if not (alias or "").strip():
+        raise ValidationError({"alias": _("Give at least an alias.")})
+    return Participant(institution=institution, alias=alias.strip(), registered_by=by)
+
+
+def _identity_checked(participant: Participant, fields: dict, *, in_force=None) -> None:
+    """What a registration asks once the person's consents are recorded: identity and
+    reminders need theirs. Then the fields are set on the instance (not saved)."""
+    if not fields:
+        return
+    _check_identity_allowed(participant, fields, in_force=in_force)
+    _check_reminder_channel(
+        participant,
+        {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
+        changing="reminder_channel" in fields,
+        in_force=in_force,
+    )
+    _assign(participant, fields)
+
+
+def _draw_numbers(institution: Institution, count: int) -> int:
+    """The first of `count` consecutive participant numbers, drawn under the institution row's
+    lock, so two registrations never draw the same number (the lock is held to the end of the
+    caller's transaction)."""
+    locked = Institution.objects.select_for_update().get(pk=institution.pk)
+    first = locked.last_participant_number + 1
+    Institution.objects.filter(pk=locked.pk).update(last_participant_number=first + count - 1)
+    return first
 
 
 @transaction.atomic
@@ -193,36 +248,106 @@ def participant_register(
     from attendance.services import consent_grant
 
     require_role(by, institution, CLINICAL_ROLES, _("register participants"))
-    _refuse_unknown_fields(fields)
-    if not (alias or "").strip():
-        raise ValidationError({"alias": _("Give at least an alias.")})
-    # Lock the institution row so two registrations never draw the same number.
-    locked = Institution.objects.select_for_update().get(pk=institution.pk)
-    number = locked.last_participant_number + 1
-    Institution.objects.filter(pk=locked.pk).update(last_participant_number=number)
-    participant = Participant(
-        institution=institution,
-        number=number,
-        code=Participant.code_for(number),
-        alias=alias.strip(),
-        registered_by=by,
-    )
+    participant = _new_participant(institution=institution, by=by, alias=alias, fields=fields)
+    participant.number = _draw_numbers(institution, 1)
+    participant.code = Participant.code_for(participant.number)
     participant.full_clean()
     participant.save()
     for consent in consents:
         consent_grant(participant=participant, by=by, **consent)
     if fields:
-        _check_identity_allowed(participant, fields)
-        _check_reminder_channel(
-            participant,
-            {**{f: getattr(participant, f) for f in PARTICIPANT_EDITABLE}, **fields},
-            changing="reminder_channel" in fields,
-        )
-        _assign(participant, fields)
+        _identity_checked(participant, fields)
         participant.full_clean()
         participant.save()
     audit_record(actor=by, action="participant.registered", obj=participant)
     return participant
+
+
+# What full_clean() would ask the database in a bulk registration, and is true by construction
+# there: the institution and the user are the ones in hand, the numbers are drawn under the
+# institution's lock (and the unique constraints stand behind them).
+BULK_CLEAN = {
+    "exclude": ["institution", "registered_by", "number", "code"],
+    "validate_unique": False,
+    "validate_constraints": False,
+}
+
+
+@transaction.atomic
+def participant_register_many(
+    *, institution: Institution, by, people: Sequence[dict]
+) -> list[Participant | Refused]:
+    """Register many people at once, each entry (`alias`, `consents`, fields) as
+    `participant_register` would: the same checks, of the person and of each consent
+    (attendance.services.consent_check), in the same order; an entry refused is returned as
+    `Refused` with the error participant_register would raise, and nothing of it is written.
+
+    The others are numbered from one block drawn under the institution's lock and written with
+    one insert per table, their audit events (each consent's `consent.granted`, then the
+    person's `participant.registered`, as participant_register writes them) with one more.
+    Refusing some entries does not undo the others: a caller that wants all or nothing (an
+    import) rolls its transaction back.
+    """
+    from attendance.models import Consent
+    from attendance.services.consents import (
+        consent_check,
+        consent_granted_audit,
+        consent_text_resolver,
+    )
+
+    require_role(by, institution, CLINICAL_ROLES, _("register participants"))
+    resolve = consent_text_resolver()
+    results: list = []
+    accepted: list[tuple[Participant, list]] = []
+    for entry in people:
+        fields = dict(entry)
+        alias, consents = fields.pop("alias", ""), fields.pop("consents", ())
+        granted: list = []
+        at = None
+        try:
+            participant = _new_participant(
+                institution=institution, by=by, alias=alias, fields=fields
+            )
+            participant.full_clean(**BULK_CLEAN)
+            for at, consent in enumerate(consents):  # noqa: B007 - `at` names a refused one
+                granted.append(
+                    consent_check(
+                        participant=participant,
+                        by=by,
+                        in_force=[c for c in granted if c.is_active_at()],
+                        resolve=resolve,
+                        **consent,
+                    )
+                )
+            at = None
+            _identity_checked(
+                participant, fields, in_force={c.purpose for c in granted if c.is_active_at()}
+            )
+            participant.full_clean(**BULK_CLEAN)
+        except ValidationError as exc:
+            results.append(Refused(exc, consent=at))
+            continue
+        results.append(participant)
+        accepted.append((participant, granted))
+    if not accepted:
+        return results
+    first = _draw_numbers(institution, len(accepted))
+    for offset, (participant, _granted) in enumerate(accepted):
+        participant.number = first + offset
+        participant.code = Participant.code_for(participant.number)
+    Participant.objects.bulk_create([participant for participant, _granted in accepted])
+    consents = []
+    for participant, granted in accepted:
+        for consent in granted:
+            consent.participant = participant
+            consents.append(consent)
+    Consent.objects.bulk_create(consents)
+    events = []
+    for participant, granted in accepted:
+        events += [audit_event(**consent_granted_audit(consent, by)) for consent in granted]
+        events.append(audit_event(actor=by, action="participant.registered", obj=participant))
+    audit_record_many(events)
+    return results
 
 
 @transaction.atomic

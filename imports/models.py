@@ -14,7 +14,9 @@ class ImportJobQuerySet(TenantQuerySet):
 class ImportJob(models.Model):
     """One uploaded file of participants or of one group's past attendance.
 
-    Created PREVIEW (clean) or INVALID (with its problems) by `import_upload`; `import_apply`
+    Created PREVIEW (clean) or INVALID (with its problems) by `import_upload` — or CHECKING,
+    when the file has more than IMPORT_BACKGROUND_ROWS rows, until a Celery worker has checked
+    it (`import_check`; `rows` is meanwhile an estimate, for the progress bar); `import_apply`
     moves a clean preview to RUNNING and, in one transaction, to DONE with its counts — or back
     to INVALID when the services refuse a row, with nothing written. The file is kept
     encrypted (it holds names and contacts) until the import is done or refused, then deleted;
@@ -26,6 +28,7 @@ class ImportJob(models.Model):
         ATTENDANCE = "attendance", _("Past attendance")
 
     class Status(models.TextChoices):
+        CHECKING = "checking", _("Being checked")
         PREVIEW = "preview", _("Ready to import")
         INVALID = "invalid", _("Has problems")
         RUNNING = "running", _("Importing")
@@ -55,6 +58,8 @@ class ImportJob(models.Model):
     filename = models.CharField(_("file name"), max_length=255)
     format = models.CharField(_("format"), max_length=8, choices=Format.choices)
     encoding = models.CharField(_("encoding"), max_length=16, blank=True)
+    # The uploader's language: a check in the background writes the problems in it.
+    language = models.CharField(_("language"), max_length=8, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
     size = models.PositiveBigIntegerField(_("size in bytes"))
     # The upload, Fernet-encrypted with FIELD_ENCRYPTION_KEYS; emptied once it has served.

@@ -1,21 +1,26 @@
 """Importing a list of participants: each row registers a person or changes the one it names
 (by code, or by the file's own id an earlier import remembered together with the alias), and
 records the consents given on paper. Every write goes through clinics.services and
-attendance.services; a row that changes nothing writes nothing."""
+attendance.services, a batch of rows at a time (their bulk services check each row as the
+single-row ones do); a row that changes nothing writes nothing."""
+
+from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
 from attendance.models import Consent
-from attendance.services import consent_grant
+from attendance.services import consent_grant_many
 from clinics.models import Participant
-from clinics.services import participant_register, participant_update
+from clinics.services import Refused, participant_register_many, participant_update
 
 from .columns import IDENTITY_COLUMNS, ParticipantRow, consent_start, purposes_in
 from .engine import RowImport
 from .models import ImportedKey, ImportJob
 
 FIELDS = ("legal_name", "email", "phone", "reminder_channel", "birth_year")
+# Rows written at a time: the statements of a batch do not grow with it, its memory does.
+BATCH = 500
 
 
 class ParticipantImport(RowImport):
@@ -39,9 +44,12 @@ class ParticipantImport(RowImport):
             institution=self.institution,
             purpose__in=[Consent.Purpose.HEALTH_DATA, Consent.Purpose.CONTACT],
         )
-        self.consenting = set(active.values_list("participant_id", "purpose"))
+        self.consenting = defaultdict(set)  # participant -> purposes in force
+        for pid, purpose in active.values_list("participant_id", "purpose"):
+            self.consenting[pid].add(purpose)
         self.seen_codes: set[str] = set()
         self.seen_keys: set[str] = set()
+        self.pending: list[tuple[int, dict]] = []
 
     # --- checking --------------------------------------------------------------------------
 
@@ -106,7 +114,7 @@ class ParticipantImport(RowImport):
         """Identity needs the health-data consent, reminders the contact consent: given in the
         row itself or already in force (the services ask the same when the row is written)."""
         has = {p for p in self.purposes if row.get(f"consent_{p}_date")}
-        has |= {purpose for (p, purpose) in self.consenting if p == pid} if pid else set()
+        has |= self.consenting.get(pid, set()) if pid else set()
         if Consent.Purpose.HEALTH_DATA not in has:
             for column in IDENTITY_COLUMNS:
                 if row.get(column) not in (None, ""):
@@ -135,19 +143,113 @@ class ParticipantImport(RowImport):
     # --- writing ---------------------------------------------------------------------------
 
     def write(self, number: int, row: dict) -> None:
-        """One row through the services. Each service undoes its own refused write (its own
-        savepoint); what a row's earlier services wrote stays until the end, where any problem
-        rolls the whole import back, so a row needs no savepoint of its own (two statements a
-        row fewer), and the rows after a refused one are still checked."""
-        try:
-            outcome = self._write(row)
-        except (ValidationError, PermissionDenied) as exc:
-            self.problems.add_service_error(number, exc, self._service_columns)
-            return
-        self.summary.count(outcome)
+        """Keep the row for the next batch. The bulk services write what they accept and
+        return what they refuse; what a batch wrote stays until the end, where any problem
+        rolls the whole import back, so the rows after a refused one are still checked."""
+        self.pending.append((number, row))
+        if len(self.pending) >= BATCH:
+            self._flush()
 
     def finish(self) -> None:
-        pass
+        self._flush()
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            self._register([(n, r) for n, r in batch if r["participant_id"] is None])
+            self._change([(n, r) for n, r in batch if r["participant_id"] is not None])
+        except PermissionDenied as exc:
+            for number, _row in batch:
+                self.problems.add_service_error(number, exc, {})
+        self.progress.tick(written=len(batch))
+        self.progress.save()
+
+    def _refused(self, number: int, refused: Refused, consents: list) -> None:
+        columns = {f: f for f in ("alias", *FIELDS)}
+        if refused.consent is not None:
+            columns.update(self._consent_columns([consents[refused.consent]]))
+        self.problems.add_service_error(number, refused.error, columns)
+
+    def _fields(self, row: dict) -> dict:
+        return {k: row[k] for k in FIELDS if row.get(k) not in (None, "")}
+
+    def _register(self, rows: list) -> None:
+        """New people: one call registers them, their consents and the identity those allow."""
+        if not rows:
+            return
+        people = [
+            {"alias": row["alias"], "consents": self._consents(row), **self._fields(row)}
+            for _number, row in rows
+        ]
+        outcomes = participant_register_many(
+            institution=self.institution, by=self.by, people=people
+        )
+        keys = []
+        for (number, row), person, outcome in zip(rows, people, outcomes, strict=True):
+            if isinstance(outcome, Refused):
+                self._refused(number, outcome, person["consents"])
+                continue
+            self.summary.count("created")
+            keys += self._remember(row, outcome.pk)
+        ImportedKey.objects.bulk_create(keys)
+
+    def _change(self, rows: list) -> None:
+        """People known already: their consents not yet recorded in one bulk grant, then the
+        fields that differ, person by person (only those that changed). Reads: the people
+        and their consents, once for the batch."""
+        if not rows:
+            return
+        people = Participant.objects.in_bulk([row["participant_id"] for _n, row in rows])
+        recorded = defaultdict(list)
+        for pid, *consent in Consent.objects.filter(participant_id__in=people).values_list(
+            "participant_id",
+            "purpose",
+            "recipient",
+            "granted_at",
+            "text_version",
+            "withdrawn_at",
+            "expires_at",
+        ):
+            recorded[pid].append(tuple(consent))
+        grants, granting = [], []
+        for index, (_number, row) in enumerate(rows):
+            pid = row["participant_id"]
+            for consent in self._consents(row):
+                if not self._already_recorded(recorded[pid], consent):
+                    grants.append({"participant": people[pid], **consent})
+                    granting.append((index, consent))
+        granted, refused = defaultdict(int), set()
+        if grants:
+            outcomes = consent_grant_many(grants=grants, by=self.by)
+            for (index, consent), outcome in zip(granting, outcomes, strict=True):
+                if isinstance(outcome, Refused):
+                    self._refused(rows[index][0], Refused(outcome.error, 0), [consent])
+                    refused.add(index)
+                else:
+                    granted[index] += 1
+        keys = []
+        for index, (number, row) in enumerate(rows):
+            if index in refused:
+                continue
+            participant = people[row["participant_id"]]
+            changed = {
+                k: v
+                for k, v in {"alias": row["alias"], **self._fields(row)}.items()
+                if getattr(participant, k) != v
+            }
+            if changed:
+                try:
+                    participant_update(participant=participant, by=self.by, **changed)
+                except ValidationError as exc:
+                    self.problems.add_service_error(number, exc, {f: f for f in ("alias", *FIELDS)})
+                    continue
+            remembered = self._remember(row, participant.pk)
+            keys += remembered
+            outcome = "updated" if granted[index] or changed or remembered else "unchanged"
+            self.summary.count(outcome)
+        ImportedKey.objects.bulk_create(keys)
 
     def _consents(self, row: dict) -> list[dict]:
         consents = []
@@ -167,50 +269,6 @@ class ParticipantImport(RowImport):
                 }
             )
         return consents
-
-    def _write(self, row: dict) -> str:
-        consents = self._consents(row)
-        fields = {k: row[k] for k in FIELDS if row.get(k) not in (None, "")}
-        # Consent errors name the purpose's date column; the rest are the participant's fields.
-        self._service_columns = {f: f for f in ("alias", *FIELDS)}
-        pid = row["participant_id"]
-        if pid is None:
-            # One call registers the person, their consents and then the identity those allow;
-            # a consent's refusal names the first consent's columns (the checks before the
-            # services name each consent's own).
-            if consents:
-                self._service_columns.update(self._consent_columns(consents))
-            participant = participant_register(
-                institution=self.institution,
-                by=self.by,
-                alias=row["alias"],
-                consents=consents,
-                **fields,
-            )
-            self._remember(row, participant)
-            return "created"
-        participant = Participant.objects.get(pk=pid)
-        recorded = list(
-            Consent.objects.filter(participant=participant).values_list(
-                "purpose", "recipient", "granted_at", "text_version", "withdrawn_at", "expires_at"
-            )
-        )
-        granted = 0
-        for consent in consents:
-            if self._already_recorded(recorded, consent):
-                continue
-            self._service_columns.update(self._consent_columns([consent]))
-            consent_grant(participant=participant, by=self.by, **consent)
-            granted += 1
-        changed = {
-            k: v
-            for k, v in {"alias": row["alias"], **fields}.items()
-            if getattr(participant, k) != v
-        }
-        if changed:
-            participant_update(participant=participant, by=self.by, **changed)
-        remembered = self._remember(row, participant)
-        return "updated" if granted or changed or remembered else "unchanged"
 
     @staticmethod
     def _consent_columns(consents) -> dict:
@@ -246,14 +304,14 @@ class ParticipantImport(RowImport):
                 return True
         return False
 
-    def _remember(self, row: dict, participant) -> bool:
+    def _remember(self, row: dict, pid: int) -> list:
+        """The file's id of the person, to write (with the batch's others) when it is new.
+        It is the imports app's own record, not the participant's, written in the import's
+        transaction."""
         key = row.get("id")
-        if not key or self.by_key.get(key) == participant.pk:
-            return False
-        # The file's id is the imports app's own record, not the participant's: it is
-        # written here, in the import's transaction.
-        ImportedKey.objects.create(
-            institution=self.institution, key=key, participant=participant, job=self.job
-        )
-        self.by_key[key] = participant.pk
-        return True
+        if not key or self.by_key.get(key) == pid:
+            return []
+        self.by_key[key] = pid
+        return [
+            ImportedKey(institution=self.institution, key=key, participant_id=pid, job=self.job)
+        ]

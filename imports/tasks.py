@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
-from .services import import_fail, import_run
+from .services import import_check, import_fail, import_run
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -27,6 +27,32 @@ def apply_import(self, job_id: int) -> str | None:
         job = import_run(job_id=job_id)
     except SoftTimeLimitExceeded:
         import_fail(job_id=job_id, reason=_("The import took longer than its time limit."))
+        return None
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= self.max_retries or self.request.is_eager:
+            import_fail(job_id=job_id, reason=f"{type(exc).__name__}: {exc}")
+            if self.request.is_eager:
+                raise
+            return None
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 2)) from exc
+    return job.status if job else None
+
+
+@shared_task(
+    bind=True,
+    max_retries=3,
+    name="imports.tasks.check_import",
+    soft_time_limit=settings.IMPORT_TASK_TIME_LIMIT,
+    time_limit=settings.IMPORT_TASK_TIME_LIMIT + 60,
+)
+def check_import(self, job_id: int) -> str | None:
+    """Check one large upload. Safe to run twice, like apply_import: a copy finds the job's row
+    locked, or the job checked already, and does nothing; a copy after a worker died checks
+    the file again."""
+    try:
+        job = import_check(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        import_fail(job_id=job_id, reason=_("Checking the file took longer than its time limit."))
         return None
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries or self.request.is_eager:

@@ -1,17 +1,19 @@
 """Consent: grant, withdraw, expire; the question whether a consent is in force."""
 
 import datetime
+from collections import defaultdict
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_event, audit_record, audit_record_many
 from clinics.locking import Precondition, changed_fields, lock_for_change
 from clinics.models import Participant
 from clinics.roles import CLINICAL_ROLES, require_role
-from clinics.services import participant_clear_identity
+from clinics.services import Refused, participant_clear_identity
 
 from ..models import Consent, Enrollment
 from .consent_texts import _check_scan, resolve_consent_text
@@ -34,13 +36,60 @@ def has_consent(
     return consents.exists()
 
 
-@transaction.atomic
-def consent_grant(
+def consent_text_resolver():
+    """`resolve_consent_text`, remembering its answers (and refusals) for one bulk call: they
+    depend only on the institution, the purpose, the version and the languages asked."""
+    known: dict = {}
+
+    def resolve(participant, purpose: str, version: str, language: str = ""):
+        key = (
+            participant.institution_id,
+            purpose,
+            (version or "").strip(),
+            participant.language,
+            language,
+        )
+        if key not in known:
+            try:
+                known[key] = (resolve_consent_text(participant, purpose, version, language), None)
+            except ValidationError as exc:
+                known[key] = (None, exc)
+        text, refusal = known[key]
+        if refusal is not None:
+            raise ValidationError(refusal.error_dict)
+        return text
+
+    return resolve
+
+
+def _in_force_in_scope(in_force, purpose: str, group, recipient: str) -> bool:
+    """Whether one of the consents `in_force` (the person's, in force) already covers this
+    grant's scope: a participation consent per group (or general), a disclosure consent per
+    recipient, one of any other purpose."""
+    for consent in in_force:
+        if consent.purpose != purpose:
+            continue
+        if purpose == Consent.Purpose.PARTICIPATION and consent.group_id != (
+            group.pk if group is not None else None
+        ):
+            continue
+        if (
+            purpose == Consent.Purpose.DISCLOSURE
+            and consent.recipient.casefold() != (recipient or "").strip().casefold()
+        ):
+            continue
+        return True
+    return False
+
+
+def consent_check(
     *,
     participant: Participant,
     purpose: str,
     method: str,
     by,
+    in_force,
+    resolve=resolve_consent_text,
     text_version: str = "",
     text=None,
     discloses_group: bool = False,
@@ -50,10 +99,11 @@ def consent_grant(
     expires_at: datetime.datetime | None = None,
     scan=None,
 ) -> Consent:
-    """Record a participant's consent for one purpose: how it was given and the exact text
-    agreed to (`text`, or its version label `text_version`, resolved among the institution's
-    texts for that purpose in the person's language; see consent_texts)."""
-    require_role(by, participant.institution_id, CLINICAL_ROLES, _("record consents"))
+    """Every rule of a grant (consent_grant's arguments), on a consent not yet saved: raises the
+    ValidationError that refuses it, else returns it. `in_force`: the person's consents in
+    force (of any purpose); `resolve`: how a version label finds its text (a bulk call passes
+    `consent_text_resolver()`, which reads each text once). consent_grant and the bulk grants
+    (consent_grant_many, participant_register_many) all ask this, so they refuse alike."""
     if participant.is_erased:
         raise ValidationError(_("This participant's data has been erased."))
     granted_at = granted_at or timezone.now()
@@ -68,7 +118,7 @@ def consent_grant(
         text_version = text.version
     elif purpose in Consent.Purpose.values:
         try:
-            text = resolve_consent_text(participant, purpose, text_version)
+            text = resolve(participant, purpose, text_version)
         except ValidationError as exc:
             errors.update(exc.message_dict)
         else:
@@ -91,14 +141,8 @@ def consent_grant(
         errors["granted_at"] = _("A consent cannot be granted in the future.")
     if errors:
         raise ValidationError(errors)
-    # One grant in force per scope: a participation consent per group (or general), a
-    # disclosure consent per recipient. A new grant after withdrawal or expiry is a new row.
-    in_force = Consent.objects.active().filter(participant=participant, purpose=purpose)
-    if purpose == Consent.Purpose.PARTICIPATION:
-        in_force = in_force.filter(group=group)
-    if purpose == Consent.Purpose.DISCLOSURE:
-        in_force = in_force.filter(recipient__iexact=recipient.strip())
-    if in_force.exists():
+    # One grant in force per scope. A new grant after withdrawal or expiry is a new row.
+    if _in_force_in_scope(in_force, purpose, group, recipient):
         raise ValidationError({"purpose": _("This consent is already granted and in force.")})
     consent = Consent(
         institution_id=participant.institution_id,
@@ -117,15 +161,89 @@ def consent_grant(
     if scan:
         _check_scan(scan)
         consent.scan = scan
+    return consent
+
+
+def consent_granted_audit(consent: Consent, by) -> dict:
+    """The arguments of a grant's audit event (audit_record or audit_event), the same whether
+    it was granted alone or in bulk."""
+    return {
+        "actor": by,
+        "action": "consent.granted",
+        "obj": consent,
+        "institution": consent.participant.institution,
+        "details": {"purpose": consent.purpose, "participant": consent.participant.code},
+    }
+
+
+@transaction.atomic
+def consent_grant(*, participant: Participant, purpose: str, method: str, by, **grant) -> Consent:
+    """Record a participant's consent for one purpose: how it was given and the exact text
+    agreed to (`text`, or its version label `text_version`, resolved among the institution's
+    texts for that purpose in the person's language; see consent_texts). The arguments and
+    every rule are consent_check's."""
+    require_role(by, participant.institution_id, CLINICAL_ROLES, _("record consents"))
+    in_force = []
+    if not participant.is_erased and purpose in Consent.Purpose.values:
+        in_force = list(Consent.objects.active().filter(participant=participant, purpose=purpose))
+    consent = consent_check(
+        participant=participant, purpose=purpose, method=method, by=by, in_force=in_force, **grant
+    )
     consent.full_clean(exclude=["institution"])
     consent.save()
-    audit_record(
-        actor=by,
-        action="consent.granted",
-        obj=consent,
-        details={"purpose": purpose, "participant": participant.code},
-    )
+    audit_record(**consent_granted_audit(consent, by))
     return consent
+
+
+# What full_clean() would ask the database of a consent granted in bulk, true by construction
+# there: the foreign keys are the objects in hand, and consent_check enforces the conditions of
+# the check constraints (which stand behind it).
+BULK_CLEAN = {
+    "exclude": ["institution", "participant", "text", "group", "recorded_by", "withdrawn_by"],
+    "validate_unique": False,
+    "validate_constraints": False,
+}
+
+
+@transaction.atomic
+def consent_grant_many(*, grants: Sequence[dict], by) -> list[Consent | Refused]:
+    """Record many consents of registered people at once, each grant (`participant` and
+    consent_grant's arguments) checked by consent_check as consent_grant checks it, in order (a
+    grant sees the ones before it in force). A refused grant is returned as `Refused` with the
+    error consent_grant would raise, nothing of it written; the others are written with one
+    insert, their `consent.granted` events with one more. Reads: the people's consents in force
+    once, each consent text once."""
+    for institution_id in sorted({g["participant"].institution_id for g in grants}):
+        require_role(by, institution_id, CLINICAL_ROLES, _("record consents"))
+    in_force = defaultdict(list)
+    people = {g["participant"].pk for g in grants}
+    for consent in Consent.objects.active().filter(participant_id__in=people):
+        in_force[consent.participant_id].append(consent)
+    resolve = consent_text_resolver()
+    results: list = []
+    for grant in grants:
+        grant = dict(grant)
+        participant = grant.pop("participant")
+        try:
+            consent = consent_check(
+                participant=participant,
+                by=by,
+                in_force=in_force[participant.pk],
+                resolve=resolve,
+                **grant,
+            )
+            consent.full_clean(**BULK_CLEAN)
+        except ValidationError as exc:
+            results.append(Refused(exc))
+            continue
+        if consent.is_active_at():
+            in_force[participant.pk].append(consent)
+        results.append(consent)
+    accepted = [c for c in results if isinstance(c, Consent)]
+    if accepted:
+        Consent.objects.bulk_create(accepted)
+        audit_record_many(audit_event(**consent_granted_audit(c, by)) for c in accepted)
+    return results
 
 
 @transaction.atomic

@@ -128,6 +128,7 @@ def import_detail(request, pk):
             "nav": "imports",
             "job": job,
             "running": running,
+            "checking": job.status == ImportJob.Status.CHECKING,
             "progress": progress,
             "more_problems": job.problem_count - len(job.problems),
         },

@@ -5,6 +5,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import EnrollmentFactory, ParticipantFactory, SessionFactory
@@ -47,6 +48,18 @@ def register_group(group_a, institution_a):
             )
         )
     return group_a, members, sessions
+
+
+@pytest.fixture
+def ui(client):
+    """ui(user) -> the test client signed in as `user`, pages in `language`."""
+
+    def make(user, language="en"):
+        client.force_login(user)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        return client
+
+    return make
 
 
 @pytest.fixture

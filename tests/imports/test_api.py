@@ -149,7 +149,10 @@ def test_a_large_file_is_applied_in_the_background_202_while_it_runs(
 ):
     settings.IMPORT_BACKGROUND_ROWS = 2
     client = api(ewa)
-    body = _upload(client, "participants_en.csv", kind="participants").json()
+    with django_capture_on_commit_callbacks(execute=True):  # checked by the (eager) worker
+        body = _upload(client, "participants_en.csv", kind="participants").json()
+    assert body["status"] == "checking"
+    assert client.get(f"/api/v1/imports/{body['id']}/").json()["status"] == "preview"
     with django_capture_on_commit_callbacks(execute=False) as queued:
         answer = client.post(f"/api/v1/imports/{body['id']}/apply/")
     assert answer.status_code == 202

@@ -32,7 +32,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivered_import_fi
 ):
     settings.IMPORT_BACKGROUND_ROWS = 50
     job = import_upload(kind="participants", file=_big_file(), by=ewa)
-    assert (job.status, job.rows) == ("preview", ROWS)
+    assert (job.status, job.rows) == ("checking", ROWS)  # the worker checks it first
     started = tmp_path / "import-started"
     short_visibility = {
         "CELERY_VISIBILITY_TIMEOUT": "5",
@@ -46,6 +46,11 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivered_import_fi
         KRAG_TEST_IMPORT_STARTED=str(started),
         **short_visibility,
     ) as doomed:
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, status="preview").exists(),
+            "the worker to check the file",
+            tmp_path / "doomed.log",
+        )
         assert import_apply(job=job, by=ewa).status == "running"
         wait_for(started.exists, "the worker to write 120 rows", tmp_path / "doomed.log")
         kill(doomed)  # SIGKILL inside the import's transaction
@@ -101,3 +106,50 @@ def test_two_copies_of_the_import_task_at_once_import_the_file_once(ewa, setting
         assert (done[0].created, done[0].unchanged) == ((40, 0) if attempt == 0 else (0, 40))
         assert Participant.objects.count() == 40
     assert AuditEvent.objects.filter(action="import.applied").count() == 3
+
+
+@pytest.mark.broker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_check_leaves_the_upload_checking_and_the_redelivered_check_ends(
+    publishing, tmp_path, ewa, settings
+):
+    settings.IMPORT_BACKGROUND_ROWS = 50
+    job = import_upload(kind="participants", file=_big_file(), by=ewa)
+    assert (job.status, job.rows) == ("checking", ROWS)  # returned at once, rows estimated
+    assert job.file
+    started = tmp_path / "check-started"
+    short_visibility = {
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+        "DJANGO_SETTINGS_MODULE": "tests.imports.worker_settings",
+    }
+
+    with worker(
+        tmp_path,
+        "doomed",
+        KRAG_TEST_CHECK_PAUSE_AFTER="120",
+        KRAG_TEST_IMPORT_STARTED=str(started),
+        **short_visibility,
+    ) as doomed:
+        wait_for(started.exists, "the worker to check 120 rows", tmp_path / "doomed.log")
+        kill(doomed)  # SIGKILL inside the check's transaction
+
+    job.refresh_from_db()
+    assert job.status == "checking"
+    assert not AuditEvent.objects.filter(action="import.checked")
+
+    with worker(tmp_path, "rescuer", **short_visibility):
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, status="preview").exists(),
+            "the redelivered check to end",
+            tmp_path / "rescuer.log",
+        )
+        job.refresh_from_db()
+        assert (job.rows, job.problem_count) == (ROWS, 0)
+        assert import_apply(job=job, by=ewa).status == "running"
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, status="done").exists(),
+            "the import to finish",
+            tmp_path / "rescuer.log",
+        )
+    assert AuditEvent.objects.filter(action="import.checked").count() == 1
+    assert Participant.objects.count() == ROWS

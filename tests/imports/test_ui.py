@@ -3,7 +3,6 @@
 import io
 
 import pytest
-from django.conf import settings
 from openpyxl import load_workbook
 
 from attendance.models import AttendanceRecord
@@ -14,16 +13,6 @@ from imports.models import ImportJob
 from .conftest import sample, upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ui(client):
-    def make(user, language="en"):
-        client.force_login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-        return client
-
-    return make
 
 
 def test_an_admin_uploads_the_polish_sample_sees_the_preview_and_imports_it(ui, ewa):
@@ -94,7 +83,8 @@ def test_a_large_import_runs_in_the_background_with_a_progress_bar(
 ):
     settings.IMPORT_BACKGROUND_ROWS = 2
     client = ui(ewa)
-    client.post("/imports/", {"kind": "participants", "file": sample("participants_en.csv")})
+    with django_capture_on_commit_callbacks(execute=True):  # checked by the (eager) worker
+        client.post("/imports/", {"kind": "participants", "file": sample("participants_en.csv")})
     job = ImportJob.objects.get()
     assert (job.status, job.created) == ("preview", 0)  # checked in bulk, not yet by the services
     with django_capture_on_commit_callbacks(execute=False) as queued:
