@@ -127,7 +127,12 @@ def _group_context(request, group, **forms):
         for e in members
     ]
     # Every session with its counts: the lists below and the chart read the same rows.
-    sessions = list(sessions_with_counts(group).select_related("room"))
+    # Only what the lists and the chart show: a group of two years has a hundred sessions.
+    sessions = list(
+        sessions_with_counts(group)
+        .select_related("room")
+        .only("pk", "group_id", "sequence", "starts_at", "ends_at", "status", "room__name")
+    )
     taken = seats_taken(group)
     planner = can_plan(user, group.institution_id)
     add_member_form = forms.get("add_member_form") or AddMemberForm(
