@@ -412,13 +412,20 @@ class CalendarFilterForm(forms.Form):
     """The calendar's filters; the group and the facilitator are chosen by searching."""
 
     view = forms.ChoiceField(
-        label=_("View"), choices=[("week", _("Week")), ("month", _("Month"))], required=False
+        label=_("View"),
+        choices=[("day", _("Day")), ("week", _("Week")), ("month", _("Month"))],
+        required=False,
+    )
+    whose = forms.ChoiceField(
+        label=_("Sessions"),
+        choices=[("mine", _("Mine")), ("all", _("Everyone's"))],
+        required=False,
     )
     room = forms.ModelChoiceField(
         label=_("Room"), queryset=None, required=False, empty_label=_("All")
     )
 
-    field_order = ["view", "group", "facilitator", "room"]
+    field_order = ["view", "whose", "group", "facilitator", "room"]
 
     def __init__(self, *args, groups, facilitators, institution, rooms, **kwargs):
         super().__init__(*args, **kwargs)

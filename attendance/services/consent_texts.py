@@ -27,27 +27,27 @@ SCAN_SIGNATURES = {
 }
 
 
+def _texts_in_force(institution, language: str, on=None):
+    """The institution's texts in `language` that were in force on `on` (today), the current
+    one of each purpose first: the latest `valid_from`, then the latest written."""
+    on = on or institution.local_now().date()
+    return ConsentText.objects.filter(
+        institution=institution, language=language, valid_from__lte=on
+    ).order_by("purpose", "-valid_from", "-id")
+
+
 def consent_text_current(institution, purpose: str, language: str, *, on=None):
     """The institution's text for `purpose` in `language` in force on `on` (today)."""
-    on = on or institution.local_now().date()
-    return (
-        ConsentText.objects.filter(
-            institution=institution, purpose=purpose, language=language, valid_from__lte=on
-        )
-        .order_by("-valid_from", "-id")
-        .first()
-    )
+    return _texts_in_force(institution, language, on).filter(purpose=purpose).first()
 
 
 def consent_texts_current(institution, language: str) -> dict:
     """{purpose: text} of every purpose with a text in force in `language` (the staff screen
-    shows them when a consent is recorded)."""
+    shows them when a consent is recorded), in one query."""
     texts = {}
-    for purpose in Consent.Purpose.values:
-        text = consent_text_current(institution, purpose, language)
-        if text is not None:
-            texts[purpose] = text
-    return texts
+    for text in _texts_in_force(institution, language):
+        texts.setdefault(text.purpose, text)
+    return {purpose: texts[purpose] for purpose in Consent.Purpose.values if purpose in texts}
 
 
 def resolve_consent_text(participant, purpose: str, version: str, language: str = ""):

@@ -4,6 +4,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,12 +33,12 @@ def _lock_group(group: SupportGroup) -> SupportGroup:
 def seats_taken(group: SupportGroup, *, exclude=None) -> int:
     """Active members plus outstanding offers of a seat."""
     now = timezone.now()
-    active = group.enrollments.filter(status=Status.ACTIVE)
-    offered = group.enrollments.filter(status=Status.WAITLISTED, offer_expires_at__gt=now)
+    taken = group.enrollments.filter(
+        Q(status=Status.ACTIVE) | Q(status=Status.WAITLISTED, offer_expires_at__gt=now)
+    )
     if exclude is not None:
-        active = active.exclude(pk=exclude.pk)
-        offered = offered.exclude(pk=exclude.pk)
-    return active.count() + offered.count()
+        taken = taken.exclude(pk=exclude.pk)
+    return taken.count()  # one count, not one per kind of seat (the group page's cost)
 
 
 def _check_seat_free(group: SupportGroup, enrollment: Enrollment) -> None:

@@ -23,3 +23,11 @@ def audit_rows(events):
     from staff.audit_text import audit_rows as rows
 
     return rows(events)
+
+
+@register.simple_tag
+def svg_chart(chart):
+    """The group's attendance chart as SVG (staff.stats.chart_svg)."""
+    from ..stats import chart_svg
+
+    return chart_svg(chart)

@@ -40,7 +40,7 @@ from ..access import (
 )
 from ..forms import AddMemberForm, FacilitatorForm, GroupEditForm, GroupForm, ScheduleForm
 from ..services import ScheduleRefused, group_create_with_schedule, member_add
-from ..stats import member_rates, session_chart
+from ..stats import member_rates, session_chart, sessions_with_counts
 
 # The consents shown at a glance next to each member, with short column headings.
 CONSENT_COLUMNS = {
@@ -90,11 +90,19 @@ def _facilitator_users(institution):
 
 def _group_context(request, group, **forms):
     user = request.user
-    members = list(
-        group.enrollments.filter(status=Enrollment.Status.ACTIVE)
-        .select_related("participant")
-        .order_by("participant__number")
+    now = timezone.now()
+    # Members, the waiting list and the referred in one read, each in its own order below.
+    open_enrollments = list(group.enrollments.open().select_related("participant"))
+    members = sorted(
+        (e for e in open_enrollments if e.status == Enrollment.Status.ACTIVE),
+        key=lambda e: e.participant.number,
     )
+    # The order of EnrollmentQuerySet.waitlist(): first come, first served.
+    waiting = sorted(
+        (e for e in open_enrollments if e.status == Enrollment.Status.WAITLISTED),
+        key=lambda e: (e.waitlisted_at is None, e.waitlisted_at or now, e.pk),
+    )
+    referred = [e for e in open_enrollments if e.status == Enrollment.Status.REFERRED]
     participant_ids = [e.participant_id for e in members]
     active = Consent.objects.active().filter(participant_id__in=participant_ids)
     consents: dict[int, set] = {}
@@ -118,8 +126,13 @@ def _group_context(request, group, **forms):
         }
         for e in members
     ]
-    now = timezone.now()
-    sessions = list(group.sessions.select_related("room").order_by("starts_at"))
+    # Every session with its counts: the lists below and the chart read the same rows.
+    # Only what the lists and the chart show: a group of two years has a hundred sessions.
+    sessions = list(
+        sessions_with_counts(group)
+        .select_related("room")
+        .only("pk", "group_id", "sequence", "starts_at", "ends_at", "status", "room__name")
+    )
     taken = seats_taken(group)
     planner = can_plan(user, group.institution_id)
     add_member_form = forms.get("add_member_form") or AddMemberForm(
@@ -133,14 +146,12 @@ def _group_context(request, group, **forms):
         "facilitators": group.facilitator_roles.select_related("user"),
         "member_rows": member_rows,
         "consent_columns": [(p, label, purposes[p]) for p, label in CONSENT_COLUMNS.items()],
-        "waiting": group.enrollments.waitlist().select_related("participant"),
-        "referred": group.enrollments.filter(status=Enrollment.Status.REFERRED).select_related(
-            "participant"
-        ),
+        "waiting": waiting,
+        "referred": referred,
         "past": [s for s in reversed(sessions) if s.starts_at < now],
         "future": [s for s in sessions if s.starts_at >= now],
         "now": now,
-        "chart": session_chart(group),
+        "chart": session_chart(group, sessions=sessions),
         "seats_taken": taken,
         "seats_free": max(group.capacity - taken, 0),
         "can_plan": planner,

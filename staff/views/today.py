@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from attendance.models import Enrollment, FollowUpTask
 from attendance.services import follow_up_resolve
 from clinics.roles import CLINICAL_ROLES
-from sessions.querysets import groups_led_by
+from sessions.models import GroupFacilitator
 
 from ..access import (
     can_work_with_people,
@@ -27,15 +27,26 @@ from .rules import today_rules_context
 
 
 def _my_sessions(user):
-    """The sessions I lead and the ids of their groups; a user who leads none (reception)
-    sees the institution's sessions, and None for the groups: all of them."""
+    """The sessions I lead and the ids of their groups; a user who leads no group and stands
+    in for no one (reception) sees the institution's sessions, and None for the groups: all."""
     sessions = sessions_for(user)
-    led = groups_led_by(user)
-    mine = sessions.facilitated_by(user, groups=led)
-    if not mine.exists():
+    # The groups I facilitate and those where I stand in for someone, in one read.
+    rows = (
+        GroupFacilitator.objects.filter(user=user)
+        .order_by()
+        .values_list("group_id", Value(True))
+        .union(
+            sessions.filter(substitute_facilitator=user)
+            .order_by()
+            .values_list("group_id", Value(False))
+        )
+    )
+    led, substituted = set(), set()
+    for group_id, leads in rows:
+        (led if leads else substituted).add(group_id)
+    if not led and not substituted:
         return sessions, None
-    substituted = mine.filter(substitute_facilitator=user).values_list("group_id", flat=True)
-    return mine, sorted(set(led) | set(substituted))
+    return sessions.facilitated_by(user, groups=sorted(led)), sorted(led | substituted)
 
 
 @staff_view
@@ -50,9 +61,14 @@ def today(request):
     end_of_day = start_of_day + datetime.timedelta(days=1)
     end_of_week = start_of_day + datetime.timedelta(days=7 - start_of_day.weekday())
     sessions, my_group_ids = _my_sessions(user)
-    sessions = sessions.select_related("group", "room")
-    today_sessions = sessions.filter(starts_at__gte=start_of_day, starts_at__lt=end_of_day)
-    week_sessions = sessions.filter(starts_at__gte=end_of_day, starts_at__lt=end_of_week)
+    # Today and the rest of the week in one read.
+    sessions = list(
+        sessions.select_related("group", "room").filter(
+            starts_at__gte=start_of_day, starts_at__lt=end_of_week
+        )
+    )
+    today_sessions = [s for s in sessions if s.starts_at < end_of_day]
+    week_sessions = [s for s in sessions if s.starts_at >= end_of_day]
     # My groups as literal ids (or, for reception, every group of the institution): the open
     # follow-ups are then read from the institution's own tasks, not by joining every
     # institution's enrollments (docs/benchmarks.md).

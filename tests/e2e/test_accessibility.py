@@ -52,6 +52,14 @@ def world(group_a, anna, ewa, room_a):
         room=room_a,
         online_link="",
     )
+    for hours in (2, 3, 4):  # a day with more sessions than a day of the month shows
+        SessionFactory(
+            group=group_a,
+            starts_at=now + datetime.timedelta(hours=hours),
+            ends_at=now + datetime.timedelta(hours=hours, minutes=30),
+            room=room_a,
+            online_link="",
+        )
     return {"group": group_a, "session": current, "participant": people[0]}
 
 
@@ -76,6 +84,8 @@ def _pages(page, live_server, world):
         f"/sessions/{world['session'].pk}/",
         f"/participants/{world['participant'].pk}/",
         "/calendar/?view=month",
+        "/calendar/?view=month&whose=all",
+        "/calendar/?view=day",
         "/search/?q=a",
     ]
 

@@ -258,3 +258,66 @@ def test_a_facilitator_activates_a_group_and_a_bad_entry_point_list_is_refused(
 def test_staff_cannot_edit_a_group(client, marek, group_a):
     client.force_login(marek)
     assert client.get(reverse("staff:group_edit", args=[group_a.pk])).status_code == 403
+
+
+def test_the_group_page_lists_members_the_waiting_list_in_order_and_the_referred(
+    client, anna, group_a, members_a
+):
+    """They come from one read of the open memberships; each list keeps its own order."""
+    now = timezone.now()
+    for days, alias in [(1, "Late Wiktor"), (9, "Early Ewelina"), (4, "Middle Marta")]:
+        EnrollmentFactory(
+            group=group_a,
+            status=Enrollment.Status.WAITLISTED,
+            waitlisted_at=now - datetime.timedelta(days=days),
+            participant=ParticipantFactory(institution=group_a.institution, alias=alias),
+        )
+    EnrollmentFactory(
+        group=group_a,
+        status=Enrollment.Status.REFERRED,
+        participant=ParticipantFactory(institution=group_a.institution, alias="Referred Rafał"),
+    )
+    EnrollmentFactory(
+        group=group_a,
+        status=Enrollment.Status.WITHDRAWN,
+        participant=ParticipantFactory(institution=group_a.institution, alias="Gone Gosia"),
+    )
+    client.force_login(anna)
+    html = client.get(reverse("staff:group", args=[group_a.pk])).content.decode()
+    members = html[html.index('id="h-members"') : html.index('id="h-waiting"')]
+    waiting = html[html.index('id="h-waiting"') : html.index("Referred</h3>")]
+    referred = html[html.index("Referred</h3>") : html.index('id="h-chart"')]
+    positions = [members.index(e.participant.alias) for e in members_a]
+    assert positions == sorted(positions)  # by the participants' numbers
+    assert "Late Wiktor" not in members and "Referred Rafał" not in members
+    assert (
+        waiting.index("Early Ewelina")
+        < waiting.index("Middle Marta")
+        < waiting.index("Late Wiktor")
+    )
+    assert "Referred Rafał" in referred and "Late Wiktor" not in referred
+    assert "Gone Gosia" not in html
+    assert f"3 of {group_a.capacity} seats taken" in html  # the members; no seat offered
+
+
+def test_the_group_page_shows_its_coming_and_past_sessions_and_charts_only_held_ones(
+    client, anna, group_a, members_a
+):
+    held = _session(group_a, 14, Session.Status.HELD)
+    cancelled = _session(group_a, 7, Session.Status.CANCELLED)
+    coming = _session(group_a, -7, Session.Status.SCHEDULED)
+    for enrollment in members_a:
+        AttendanceFactory(
+            session=held, enrollment=enrollment, participant=enrollment.participant, status="late"
+        )
+    client.force_login(anna)
+    html = client.get(reverse("staff:group", args=[group_a.pk])).content.decode()
+    past = html[html.index('id="h-past"') :]
+    future = html[html.index('id="h-future"') : html.index('id="h-past"')]
+    assert reverse("staff:session", args=[coming.pk]) in future
+    assert reverse("staff:session", args=[held.pk]) in past
+    assert reverse("staff:session", args=[cancelled.pk]) in past
+    chart = html[html.index("<svg") : html.index("</svg>")]
+    assert f"Session {held.sequence}: 3 of 3 came." in chart
+    assert f"Session {cancelled.sequence}:" not in chart
+    assert chart.count('class="bar"') == 1
