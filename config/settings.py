@@ -123,6 +123,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # restart the dead ones are replaced, not handed to a request that would fail. Nothing is
     # retried: a request whose query was cut off by the restart itself still fails.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT compilation: Krąg's queries are short, and PostgreSQL's JIT, triggered by a cost
+    # estimate, once spent 0.9 s compiling a notes query that then read nothing (the session
+    # page, docs/benchmarks.md "The staff pages"). DATABASE_JIT=on gives it back, e.g. for a
+    # reporting replica.
+    if not env_bool("DATABASE_JIT", False):
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     if env_bool("DATABASE_POOL", True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN", 2),
