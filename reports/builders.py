@@ -98,7 +98,7 @@ def build_sign_in_sheet(run: ReportRun) -> Built:
         pk=run.parameters["session"], institution=run.institution
     )
     group = session.group
-    roster = session_roster(session)
+    roster = session_roster(session, legal_names=True)
     naming = privacy.naming_for(
         user=run.requested_by,
         group=group,

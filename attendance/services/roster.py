@@ -36,14 +36,19 @@ class Mark:
     left_at: datetime.time | None = None
 
 
-def session_roster(session: Session) -> list[Enrollment]:
-    """Who is on a session's roster: members on that day (including walk-ins)."""
-    return list(
+def session_roster(session: Session, *, legal_names: bool = False) -> list[Enrollment]:
+    """Who is on a session's roster: members on that day (including walk-ins).
+
+    Their participants come without the legal name unless `legal_names` (a report that may
+    print it): the column is encrypted, and a roster shown by alias should neither decrypt it
+    nor hold it in memory."""
+    roster = (
         Enrollment.objects.filter(group_id=session.group_id)
         .members_on(session.local_date())
         .select_related("participant")
         .order_by("participant__number")
     )
+    return list(roster if legal_names else roster.defer("participant__legal_name"))
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,9 @@ def roster_lines(
     here unless the caller already holds them, as `attendance_record_roster` does.
     """
     if records is None:
-        records = session.attendance_records.select_related("participant", "enrollment")
+        records = session.attendance_records.select_related("participant", "enrollment").defer(
+            "participant__legal_name"
+        )
         # By pk: the default ordering would join the session and the institution for nothing.
         records = records.order_by("pk")
     if roster is None:

@@ -200,3 +200,25 @@ def test_a_first_roster_marks_the_session_held(anna, institution_a):
 
     assert answer["session_status"] == "held"
     assert Session.objects.get(pk=session.pk).status == Session.Status.HELD
+
+
+def test_a_roster_shown_by_alias_decrypts_no_legal_name(anna, institution_a, monkeypatch):
+    from clinics import fields
+    from clinics.models import Participant
+
+    _, session, people = _group_of(anna, institution_a, 4)
+    Participant.objects.filter(pk__in=[p.pk for p in people]).update(legal_name="")
+    for person in people:  # stored encrypted, as the model stores them
+        person.legal_name = f"Name {person.pk}"
+        person.save(update_fields=["legal_name"])
+    decrypted = []
+    real = fields.decrypt_str
+    monkeypatch.setattr(fields, "decrypt_str", lambda token: decrypted.append(1) or real(token))
+    client = _client(anna)
+    _put(client, session, people, "present")
+    got = client.get(_url(session))
+    assert got.status_code == 200
+    assert sorted(m["participant"]["display"] for m in got.json()["marks"]) == sorted(
+        p.alias for p in people
+    )
+    assert decrypted == []  # neither the PUT nor the GET held a name in clear
