@@ -269,6 +269,15 @@ def _audit_uploaded(job: ImportJob, by, *, background: bool = False) -> None:
     )
 
 
+def _claim(job_id: int, status: str) -> ImportJob | None:
+    """The job, locked for this worker, if it is in `status` and no other worker holds it."""
+    return (
+        ImportJob.objects.select_for_update(skip_locked=True)
+        .filter(pk=job_id, status=status)
+        .first()
+    )
+
+
 def import_check(*, job_id: int) -> ImportJob | None:
     """Check a large upload (CHECKING) in bulk, in the uploader's language: PREVIEW, or INVALID
     with its problems (the file is then deleted). What the check reads it reads as a stream,
@@ -279,11 +288,7 @@ def import_check(*, job_id: int) -> ImportJob | None:
     task checks the file again from the start.
     """
     with transaction.atomic():
-        job = (
-            ImportJob.objects.select_for_update(skip_locked=True)
-            .filter(pk=job_id, status=Status.CHECKING)
-            .first()
-        )
+        job = _claim(job_id, Status.CHECKING)
         if job is None:
             return None
         with translation.override(job.language or None):
@@ -372,11 +377,7 @@ def import_run(*, job_id: int) -> ImportJob | None:
     None when there is nothing to do: the job is done already, or another worker holds it.
     """
     with transaction.atomic():
-        job = (
-            ImportJob.objects.select_for_update(skip_locked=True)
-            .filter(pk=job_id, status=Status.RUNNING)
-            .first()
-        )
+        job = _claim(job_id, Status.RUNNING)
         if job is None:
             return None
         if not job.file:  # never so for a preview made by import_upload; said, not a crash
