@@ -2,7 +2,8 @@
 
 import datetime
 
-from django.utils import timezone
+from django.db.models import DateTimeField, ExpressionWrapper, Value
+from django.db.models.functions import Now
 
 from .changes import TOKEN_MAX_AGE
 from .models import ScopeChange, Tombstone
@@ -14,9 +15,12 @@ from .models import ScopeChange, Tombstone
 KEPT_FOR = TOKEN_MAX_AGE + datetime.timedelta(days=7)
 
 
-def sync_records_purge(*, now=None) -> dict:
-    """Forget tombstones and scope changes no token still accepted can ask about."""
-    cutoff = (now or timezone.now()) - KEPT_FOR
+def sync_records_purge() -> dict:
+    """Forget tombstones and scope changes no token still accepted can ask about.
+
+    Their times are the database's clock (written by triggers), so the cut-off is taken from
+    that clock too, not from this process's."""
+    cutoff = ExpressionWrapper(Now() - Value(KEPT_FOR), output_field=DateTimeField())
     tombstones, _ = Tombstone.objects.filter(created_at__lt=cutoff).delete()
     scope_changes, _ = ScopeChange.objects.filter(created_at__lt=cutoff).delete()
     return {"tombstones": tombstones, "scope_changes": scope_changes}

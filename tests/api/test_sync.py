@@ -5,6 +5,8 @@ import datetime
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import DateTimeField, ExpressionWrapper, Value
+from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 
 from attendance.models import AttendanceRecord
@@ -181,19 +183,28 @@ def test_a_later_sync_page_costs_the_queries_of_the_first(api, anna, world_a):
 
 def test_removals_outlive_every_token_still_accepted_and_are_then_forgotten(api, ewa, world_a):
     from sync.models import Tombstone
-    from sync.services import sync_records_purge
+    from sync.services import KEPT_FOR, TOKEN_MAX_AGE, sync_records_purge
 
     spare = Site.objects.create(institution=world_a.institution, name="Annex")
     client = api(ewa)
     _, _, token, _ = sync_all(client, "/api/v1/sites/", sync="start")
     Site.objects.filter(pk=spare.pk).delete()
+    tombstone = Tombstone.objects.filter(object_id=spare.pk)
     now = datetime.datetime.now(tz=datetime.UTC)
-    # The token's last accepted day: the nightly purge has run, the removal still reaches it.
-    with time_machine.travel(now + datetime.timedelta(days=89)):
-        assert sync_records_purge() == {"tombstones": 0, "scope_changes": 0}
+
+    def removal_aged(age):
+        # The tombstone's time is the database's clock (a trigger's now()): aged on that clock.
+        tombstone.update(
+            created_at=ExpressionWrapper(Now() - Value(age), output_field=DateTimeField())
+        )
+
+    # As old as the oldest token still accepted: the nightly purge keeps it, the token gets it.
+    removal_aged(TOKEN_MAX_AGE - datetime.timedelta(days=1))
+    assert sync_records_purge()["tombstones"] == 0
+    with time_machine.travel(now + TOKEN_MAX_AGE - datetime.timedelta(days=1)):
         _, removed, _, _ = sync_all(client, "/api/v1/sites/", sync_token=token)
-        assert spare.pk in removed
+    assert spare.pk in removed
     # Past every token that could ask for it (and a week's margin): forgotten.
-    with time_machine.travel(now + datetime.timedelta(days=98)):
-        assert sync_records_purge()["tombstones"] == 1
-    assert not Tombstone.objects.filter(object_id=spare.pk).exists()
+    removal_aged(KEPT_FOR + datetime.timedelta(hours=1))
+    assert sync_records_purge()["tombstones"] == 1
+    assert not tombstone.exists()
