@@ -61,24 +61,16 @@ def groups_facilitated_q(user, roles=tuple(FRole)) -> Q:
     return Q(Exists(roles_q))
 
 
-def sessions_led_q(user, roles=tuple(FRole)) -> Q:
-    """The Q of sessions the user facilitates (in `roles`) or substitutes in."""
-    leads = GroupFacilitator.objects.filter(
-        group_id=OuterRef("group_id"), user=user, role__in=list(roles)
-    )
-    return Q(Exists(leads)) | Q(substitute_facilitator=user)
+def sessions_led_q(user, roles=tuple(FRole), *, through: str = "") -> Q:
+    """The Q of sessions the user facilitates (in `roles`) or substitutes in; with `through`
+    (e.g. "session__"), of the rows whose session that is (notes, tasks).
 
-
-def notes_of_sessions_led_q(user, roles=tuple(FRole)) -> Q:
-    """The Q of notes (or of anything with a `session`) of sessions the user facilitates (in
-    `roles`) or substitutes in: sessions_led_q, asked through the note's own session.
-
-    A semi-join on the facilitator's few groups, not `session_id IN (every session the user
-    leads)`: PostgreSQL costed that subquery over the whole sessions table (1.3 M) and spent
-    1–2 s compiling it with JIT before reading a single note (docs/benchmarks.md, the staff
-    pages)."""
+    A semi-join on the facilitator's few groups, asked through the row's own session, not
+    `session_id IN (every session the user leads)`: PostgreSQL costed that subquery over the
+    whole sessions table (1.3 M) and spent 1–2 s compiling it with JIT before reading a single
+    note (docs/benchmarks.md, the staff pages)."""
     groups = GroupFacilitator.objects.filter(user=user, role__in=list(roles)).values("group_id")
-    return Q(session__group_id__in=groups) | Q(session__substitute_facilitator=user)
+    return Q(**{f"{through}group_id__in": groups}) | Q(**{f"{through}substitute_facilitator": user})
 
 
 def is_supervisor(user, institution_id: int) -> bool:
@@ -131,7 +123,7 @@ def notes_readable_by(user) -> Q:
     """The Q of notes the user may read: those of sessions they work (an observer none), a
     private one only by its author; and, for a supervisor, trainees' notes of their
     institutions (they co-sign them)."""
-    works = notes_of_sessions_led_q(user, GroupFacilitator.NOTE_ROLES)
+    works = sessions_led_q(user, GroupFacilitator.NOTE_ROLES, through="session__")
     readable = works & (~Q(kind=SessionNote.Kind.PRIVATE) | Q(author=user))
     supervised = StaffMembership.objects.filter(
         user=user, is_active=True, is_supervisor=True
@@ -162,7 +154,7 @@ def can_cosign_note(user, note: SessionNote) -> bool:
 
 def notes_awaiting_cosignature_q(user) -> Q:
     """The Q of notes waiting for this user's co-signature (their Today list and the API)."""
-    locks = notes_of_sessions_led_q(user, GroupFacilitator.LOCKING_ROLES)
+    locks = sessions_led_q(user, GroupFacilitator.LOCKING_ROLES, through="session__")
     supervised = StaffMembership.objects.filter(
         user=user, is_active=True, is_supervisor=True
     ).values("institution_id")

@@ -23,11 +23,10 @@ def today_rules_context(user) -> dict:
         .select_related("session__group", "signed_by")
         .order_by("signed_at")
     )
-    from sessions.models import Session
-
-    led = Session.objects.filter(sessions_led_q(user)).values("pk")
     not_taken = (
-        AttendanceNotTaken.objects.filter(status=AttendanceNotTaken.Status.OPEN, session__in=led)
+        AttendanceNotTaken.objects.filter(
+            sessions_led_q(user, through="session__"), status=AttendanceNotTaken.Status.OPEN
+        )
         .select_related("session__group")
         .order_by("session__starts_at")
     )
