@@ -5,6 +5,9 @@ from django.utils import timezone
 
 from clinics.querysets import TenantQuerySet
 
+# The waiting list's order (a fair one: first come, first served), for every reader of it.
+WAITLIST_ORDER = ("waitlisted_at", "id")
+
 
 class EnrollmentQuerySet(TenantQuerySet):
     def open(self):
@@ -15,7 +18,7 @@ class EnrollmentQuerySet(TenantQuerySet):
 
     def waitlist(self):
         """The waiting list, first come first served."""
-        return self.filter(status="waitlisted").order_by("waitlisted_at", "id")
+        return self.filter(status="waitlisted").order_by(*WAITLIST_ORDER)
 
     def members_on(self, day: datetime.date):
         """Who was a member on `day` (attendance.policies.member_on_q)."""

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attendance.models import Consent, Enrollment
+from attendance.querysets import WAITLIST_ORDER
 from attendance.services import (
     enrollment_admit,
     enrollment_complete,
@@ -92,16 +93,15 @@ def _group_context(request, group, **forms):
     user = request.user
     now = timezone.now()
     # Members, the waiting list and the referred in one read, each in its own order below.
-    open_enrollments = list(group.enrollments.open().select_related("participant"))
+    # Read in the waiting list's own order, so the waiting keep it when picked out below.
+    open_enrollments = list(
+        group.enrollments.open().select_related("participant").order_by(*WAITLIST_ORDER)
+    )
     members = sorted(
         (e for e in open_enrollments if e.status == Enrollment.Status.ACTIVE),
         key=lambda e: e.participant.number,
     )
-    # The order of EnrollmentQuerySet.waitlist(): first come, first served.
-    waiting = sorted(
-        (e for e in open_enrollments if e.status == Enrollment.Status.WAITLISTED),
-        key=lambda e: (e.waitlisted_at is None, e.waitlisted_at or now, e.pk),
-    )
+    waiting = [e for e in open_enrollments if e.status == Enrollment.Status.WAITLISTED]
     referred = [e for e in open_enrollments if e.status == Enrollment.Status.REFERRED]
     participant_ids = [e.participant_id for e in members]
     active = Consent.objects.active().filter(participant_id__in=participant_ids)
